@@ -1,0 +1,393 @@
+//! Quectel BG96 profile (TCP/IP AT commands; BG95/BG77 answer the same way).
+//!
+//! What this profile assumes is written down in `modems/bg96/README.md`, with the
+//! firmware and captures it was checked against.
+
+pub mod commands;
+#[cfg(feature = "sim")]
+pub mod sim;
+
+use atat::AtatCmd;
+
+use crate::error::Reason;
+use crate::framer::Frame;
+use crate::profile::{
+    Command, Context, Event, FormatError, Info, Limits, ModemHandle, Op, Profile, RegStatus, Urc,
+};
+use crate::text::{after, fields, number};
+use crate::PdpType;
+use commands::*;
+
+/// How the modem hands over received datagrams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AccessMode {
+    /// `+QIURC: "recv",<id>,<len>` followed by the datagram: no command per
+    /// datagram (the default).
+    #[default]
+    DirectPush,
+    /// `+QIURC: "recv",<id>` then `AT+QIRD` per datagram.
+    Buffer,
+}
+
+/// The BG96 profile.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bg96 {
+    /// Receive mode requested when opening sockets. Datagrams announced in the other
+    /// form are handled too, whatever the modem decides to do.
+    pub access_mode: AccessMode,
+}
+
+/// The configuration commands run after the modem answers a probe, in order.
+const INIT_STEPS: u8 = 4;
+
+/// BG96 open error for a DNS failure.
+const ERR_DNS: u16 = 565;
+
+impl Bg96 {
+    /// A profile with direct-push receive.
+    pub const fn new() -> Self {
+        Bg96 {
+            access_mode: AccessMode::DirectPush,
+        }
+    }
+
+    /// A profile with buffer-mode receive (`AT+QIRD`).
+    pub const fn buffered() -> Self {
+        Bg96 {
+            access_mode: AccessMode::Buffer,
+        }
+    }
+}
+
+/// Format an atat command if the worst case fits `out` (the derived `write` panics
+/// instead of failing on a short buffer).
+fn emit<C: AtatCmd>(cmd: &C, worst: usize, out: &mut [u8]) -> Result<usize, FormatError> {
+    if out.len() < worst {
+        return Err(FormatError::TooLong);
+    }
+    Ok(cmd.write(out))
+}
+
+/// Worst-case length of a command without free text.
+const SHORT: usize = 48;
+
+impl Profile for Bg96 {
+    fn name(&self) -> &'static str {
+        "bg96"
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_send: 1460,
+            max_recv: 1500,
+            max_sockets: 12,
+            max_host_len: 128,
+        }
+    }
+
+    fn timeout_ms(&self, op: Op) -> u32 {
+        match op {
+            Op::Probe => 500,
+            Op::Init(_) => ErrorFormat::MAX_TIMEOUT_MS,
+            Op::SimStatus => QuerySim::MAX_TIMEOUT_MS,
+            Op::Registration => QueryRegistration::MAX_TIMEOUT_MS,
+            Op::PdpStatus => QueryContexts::MAX_TIMEOUT_MS,
+            Op::PdpActivate => ActivateContext::MAX_TIMEOUT_MS,
+            Op::PdpDeactivate => DeactivateContext::MAX_TIMEOUT_MS,
+            Op::Open { .. } => OpenSocket::MAX_TIMEOUT_MS,
+            Op::Send { .. } => SendData::MAX_TIMEOUT_MS,
+            Op::Read { .. } => ReadData::MAX_TIMEOUT_MS,
+            Op::Close { .. } => CloseSocket::MAX_TIMEOUT_MS,
+            Op::LocalPort { .. } => QuerySocket::MAX_TIMEOUT_MS,
+            Op::SignalQuality => QuerySignal::MAX_TIMEOUT_MS,
+        }
+    }
+
+    fn init_steps(&self) -> u8 {
+        INIT_STEPS
+    }
+
+    fn open_result_is_urc(&self) -> bool {
+        true
+    }
+
+    fn handle_for_slot(&self, slot: usize) -> Option<ModemHandle> {
+        // connectIDs 0..=11 are chosen by the host: slot n uses connectID n.
+        (slot < 12).then_some(slot as u8)
+    }
+
+    fn can_query_local_port(&self) -> bool {
+        true
+    }
+
+    fn can_bind_local_port(&self) -> bool {
+        true
+    }
+
+    fn reads_buffered_data(&self) -> bool {
+        self.access_mode == AccessMode::Buffer
+    }
+
+    fn format(&self, cmd: &Command<'_>, out: &mut [u8]) -> Result<usize, FormatError> {
+        match *cmd {
+            Command::Init { step, config } => match step {
+                0 => emit(&EchoOff, SHORT, out),
+                1 => emit(&ErrorFormat { n: 1 }, SHORT, out),
+                2 => emit(&RegistrationUrc { n: 1 }, SHORT, out),
+                3 => {
+                    let context_type = match config.pdp_type {
+                        PdpType::Ipv4 => 1,
+                        PdpType::Ipv6 => 2,
+                        PdpType::Ipv4v6 => 3,
+                    };
+                    let cmd = ConfigureContext {
+                        cid: config.context_id,
+                        context_type,
+                        apn: &config.apn,
+                        user: "",
+                        password: "",
+                        auth: 0,
+                    };
+                    emit(&cmd, SHORT + config.apn.len(), out)
+                }
+                _ => Err(FormatError::Unsupported),
+            },
+            Command::Pdp { op, config } => {
+                let cid = config.context_id;
+                match op {
+                    Op::PdpStatus => emit(&QueryContexts, SHORT, out),
+                    Op::PdpActivate => emit(&ActivateContext { cid }, SHORT, out),
+                    Op::PdpDeactivate => emit(&DeactivateContext { cid }, SHORT, out),
+                    _ => Err(FormatError::Unsupported),
+                }
+            }
+            Command::Open {
+                handle,
+                host,
+                port,
+                local_port,
+                config,
+                ..
+            } => {
+                let cmd = OpenSocket {
+                    cid: config.context_id,
+                    connect_id: handle,
+                    service: "UDP",
+                    host,
+                    port,
+                    local_port: local_port.unwrap_or(0),
+                    access_mode: match self.access_mode {
+                        AccessMode::DirectPush => 1,
+                        AccessMode::Buffer => 0,
+                    },
+                };
+                emit(&cmd, SHORT + host.len(), out)
+            }
+            Command::Plain(op) => match op {
+                Op::Probe => emit(&Probe, SHORT, out),
+                Op::SimStatus => emit(&QuerySim, SHORT, out),
+                Op::Registration => emit(&QueryRegistration, SHORT, out),
+                Op::SignalQuality => emit(&QuerySignal, SHORT, out),
+                Op::Send { handle, len } => emit(
+                    &SendData {
+                        connect_id: handle,
+                        len,
+                    },
+                    SHORT,
+                    out,
+                ),
+                Op::Read { handle } => emit(
+                    &ReadData {
+                        connect_id: handle,
+                        max_len: 1500,
+                    },
+                    SHORT,
+                    out,
+                ),
+                Op::Close { handle } => emit(&CloseSocket { connect_id: handle }, SHORT, out),
+                Op::LocalPort { handle } => emit(
+                    &QuerySocket {
+                        query_type: 1,
+                        connect_id: handle,
+                    },
+                    SHORT,
+                    out,
+                ),
+                _ => Err(FormatError::Unsupported),
+            },
+        }
+    }
+
+    fn payload_length(&self, line: &[u8], _ctx: &Context) -> Option<usize> {
+        if let Some(params) = after(line, b"+QIURC:") {
+            // Direct push: "recv",<id>,<len>[,"<ip>",<port>]
+            let mut f = fields(params);
+            if f.next()? != b"recv" {
+                return None;
+            }
+            f.next()?;
+            return number(f.next()?).map(|n| n as usize);
+        }
+        if let Some(params) = after(line, b"+QIRD:") {
+            // +QIRD: <len>[,"<ip>",<port>]; "+QIRD: 0" has no payload, and the
+            // three-number query form "+QIRD: a,b,c" is not a payload header.
+            let mut f = fields(params);
+            let len = number(f.next()?)? as usize;
+            let second = f.next();
+            let is_header = second.is_none() || params.windows(2).any(|w| w == b",\"");
+            return (len > 0 && is_header).then_some(len);
+        }
+        None
+    }
+
+    fn classify<'a>(&self, frame: Frame<'a>, ctx: &Context) -> Event<'a> {
+        match frame {
+            Frame::Prompt => Event::Prompt,
+            Frame::Payload { header, data } => {
+                if let Some(params) = after(header, b"+QIURC:") {
+                    let mut f = fields(params);
+                    f.next();
+                    return match f.next().and_then(number) {
+                        Some(id) => Event::Datagram {
+                            handle: id as u8,
+                            data,
+                        },
+                        None => Event::Unknown,
+                    };
+                }
+                match ctx.op {
+                    Some(Op::Read { handle }) => Event::Datagram { handle, data },
+                    _ => Event::Unknown,
+                }
+            }
+            Frame::Line(line) => classify_line(line, ctx),
+        }
+    }
+
+    fn send_abort(&self) -> &'static [u8] {
+        // ESC: the BG96 abandons a pending data input.
+        b"\x1b"
+    }
+}
+
+fn parse<'a, T: atat::serde_at::serde::Deserialize<'a>>(line: &'a [u8]) -> Option<T> {
+    atat::serde_at::from_slice(line).ok()
+}
+
+fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
+    use crate::profile::Final;
+    match line {
+        b"OK" => return Event::Final(Final::Ok),
+        b"ERROR" => return Event::Final(Final::Error),
+        b"SEND OK" => return Event::Final(Final::SendOk),
+        b"SEND FAIL" => return Event::Final(Final::SendFail),
+        b"RDY" => return Event::Urc(Urc::Boot),
+        b"APP RDY" => return Event::Urc(Urc::AppReady),
+        b"POWERED DOWN" => return Event::Urc(Urc::PoweredDown),
+        _ => {}
+    }
+    if let Some(code) = after(line, b"+CME ERROR:").or_else(|| after(line, b"+CMS ERROR:")) {
+        return Event::Final(Final::CmeError(number(code).unwrap_or(0) as u16));
+    }
+    if line.len() >= 2 && line[..2].eq_ignore_ascii_case(b"AT") {
+        return Event::Echo;
+    }
+    if let Some(params) = after(line, b"+QIURC:") {
+        return qiurc(params);
+    }
+    if line.starts_with(b"+QIOPEN:") {
+        return match parse::<OpenResult>(line) {
+            Some(r) => Event::Urc(Urc::OpenResult {
+                handle: r.connect_id,
+                result: match r.err {
+                    0 => Ok(()),
+                    ERR_DNS => Err(Reason::DnsFailed),
+                    e => Err(Reason::OpenFailed(e)),
+                },
+            }),
+            None => Event::Unknown,
+        };
+    }
+    if let Some(params) = after(line, b"+CEREG:") {
+        // With URC mode 1 the URC has one field and the query answer two.
+        let mut f = fields(params);
+        let first = f.next().and_then(number);
+        let second = f.next();
+        return match (first, second) {
+            (Some(_), Some(_)) => match parse::<RegistrationState>(line) {
+                Some(r) => Event::Info(Info::Registration(RegStatus::from_stat(r.stat))),
+                None => Event::Unknown,
+            },
+            (Some(stat), None) => Event::Urc(Urc::Registration(RegStatus::from_stat(stat as u8))),
+            _ => Event::Unknown,
+        };
+    }
+    if line.starts_with(b"+CPIN:") {
+        return match parse::<SimState>(line) {
+            Some(s) if ctx.op == Some(Op::SimStatus) => Event::Info(Info::SimReady(s.code == "READY")),
+            // The SIM reports itself after boot without being asked.
+            Some(_) => Event::Info(Info::Other),
+            None => Event::Unknown,
+        };
+    }
+    if let Some(params) = after(line, b"+QIACT:") {
+        // serde_at needs the exact shape; the address is taken from the line itself
+        // so that the event can borrow it.
+        let mut f = fields(params);
+        let (cid, state) = (f.next().and_then(number), f.next().and_then(number));
+        let _type = f.next();
+        let ip = f.next().and_then(|ip| core::str::from_utf8(ip).ok());
+        return match (cid, state, ip, parse::<ContextState>(line)) {
+            (Some(cid), Some(1), Some(ip), Some(_)) => Event::Info(Info::PdpActive {
+                cid: cid as u8,
+                ip,
+            }),
+            (Some(_), Some(_), _, _) => Event::Info(Info::Other),
+            _ => Event::Unknown,
+        };
+    }
+    if let Some(params) = after(line, b"+QISTATE:") {
+        // <id>,"UDP","<ip>",<remote_port>,<local_port>,<state>,...
+        return match fields(params).nth(4).and_then(number) {
+            Some(p) if p <= u16::MAX as u32 => Event::Info(Info::LocalPort(p as u16)),
+            _ => Event::Info(Info::Other),
+        };
+    }
+    if let Some(params) = after(line, b"+QIRD:") {
+        return match number(params) {
+            Some(0) => Event::Info(Info::NoData),
+            _ => Event::Info(Info::Other),
+        };
+    }
+    if line.starts_with(b"+CSQ:") {
+        return match parse::<SignalQuality>(line) {
+            Some(q) => Event::Info(Info::SignalQuality {
+                rssi: q.rssi,
+                ber: q.ber,
+            }),
+            None => Event::Unknown,
+        };
+    }
+    // Boot chatter the driver needs nothing from.
+    const NOISE: [&[u8]; 4] = [b"+QIND:", b"+QUSIM:", b"+CFUN:", b"+QICSGP:"];
+    if NOISE.iter().any(|p| line.starts_with(p)) {
+        return Event::Info(Info::Other);
+    }
+    Event::Unknown
+}
+
+/// `+QIURC: "<kind>",...` without a payload.
+fn qiurc(params: &[u8]) -> Event<'_> {
+    let mut f = fields(params);
+    let kind = f.next().unwrap_or(b"");
+    let id = f.next().and_then(number);
+    match (kind, id) {
+        (b"closed", Some(id)) => Event::Urc(Urc::Closed(id as u8)),
+        (b"pdpdeact", Some(cid)) => Event::Urc(Urc::PdpDeactivated(cid as u8)),
+        // Buffer mode: the datagram waits in the modem. (The direct-push form has a
+        // length and arrives as a payload frame instead.)
+        (b"recv", Some(id)) if f.next().is_none() => Event::Urc(Urc::DataPending(id as u8)),
+        (b"incoming full", _) => Event::Info(Info::Other),
+        _ => Event::Unknown,
+    }
+}

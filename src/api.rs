@@ -1,0 +1,300 @@
+//! The UDP net API, one-for-one with Anjay Lite's `anj_udp_*` functions.
+//!
+//! These calls only touch socket state and rings: no I/O, no waiting. Work that
+//! needs the modem is queued and done by [`Driver::poll`]; until it is finished the
+//! call answers [`Error::InProgress`] and is to be repeated with the same arguments
+//! (Anjay's own rule). [`crate::NetStack`] wraps a driver with its UART and clock
+//! and polls around every call, which is what an application normally uses.
+
+use crate::error::{Error, Reason};
+use crate::profile::Profile;
+use crate::socket::{Connecting, Phase, SocketHandle, SocketState, SocketStats, TxState, MAX_HOST};
+use crate::state::MAX_PAYLOAD;
+use crate::{AddressFamily, Driver, PdpType};
+
+/// Check a host name before it goes into a command line: letters, digits and
+/// `.-_:` only (DNS names, IPv4 and IPv6 literals), no quote, comma, space or control
+/// byte that could end the argument or the line. IPv6 brackets are removed.
+pub fn validate_host(host: &str, max_len: usize) -> Result<&str, Error> {
+    let inner = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ok = !inner.is_empty()
+        && inner.len() <= max_len.min(MAX_HOST)
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'));
+    if ok {
+        Ok(inner)
+    } else {
+        Err(Error::Failed(Reason::InvalidHost))
+    }
+}
+
+/// Parse a port given as decimal text (1..=65535, digits only).
+pub fn parse_port(port: &str) -> Result<u16, Error> {
+    let bad = Error::Failed(Reason::InvalidPort);
+    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad);
+    }
+    match port.parse::<u32>() {
+        Ok(p @ 1..=65535) => Ok(p as u16),
+        _ => Err(bad),
+    }
+}
+
+impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
+    fn slot(&self, h: SocketHandle) -> Result<usize, Error> {
+        match self.state.sockets.get(h.index()) {
+            Some(s) if s.in_use() => Ok(h.index()),
+            _ => Err(Error::Failed(Reason::BadHandle)),
+        }
+    }
+
+    /// `anj_udp_create_ctx`: take a free socket slot. `family` is what the
+    /// application's config asks for; one the context cannot carry is
+    /// [`Error::NotSupported`].
+    pub fn create(&mut self, family: AddressFamily) -> Result<SocketHandle, Error> {
+        let pdp = self.state.config.pdp_type;
+        let supported = match family {
+            AddressFamily::Unspecified => true,
+            AddressFamily::Ipv4 => pdp != PdpType::Ipv6,
+            AddressFamily::Ipv6 => pdp != PdpType::Ipv4,
+        };
+        if !supported {
+            return Err(Error::NotSupported);
+        }
+        let max = self.state.profile.limits().max_sockets.min(N);
+        let slot = self.state.sockets[..max]
+            .iter()
+            .position(|s| !s.in_use())
+            .ok_or(Error::Failed(Reason::NoFreeSocket))?;
+        let s = &mut self.state.sockets[slot];
+        *s = crate::socket::Socket::new();
+        s.phase = Phase::Idle;
+        Ok(SocketHandle(slot as u8))
+    }
+
+    /// `anj_udp_connect`: connect to `host`:`port` (both text). Brings the modem up
+    /// as far as needed, then opens the socket. [`Error::InProgress`] until done.
+    /// A bad host or port is refused before anything is queued.
+    pub fn connect(&mut self, h: SocketHandle, host: &str, port: &str) -> Result<(), Error> {
+        let slot = self.slot(h)?;
+        let max = self.state.profile.limits().max_host_len;
+        let host = validate_host(host, max)?;
+        let port = parse_port(port)?;
+        let s = &mut self.state.sockets[slot];
+        s.rx_off = false;
+        match s.phase {
+            Phase::Connecting(..) if s.host == host && s.port == port => Err(Error::InProgress),
+            Phase::Connected => {
+                if s.host == host && s.port == port {
+                    Ok(())
+                } else {
+                    Err(Error::Failed(Reason::InvalidState))
+                }
+            }
+            Phase::ConnectFailed(r) => {
+                s.phase = Phase::Idle;
+                Err(Error::Failed(r))
+            }
+            Phase::Idle | Phase::Lost(_) => {
+                s.host.clear();
+                // Cannot fail: validate_host bounds the length by MAX_HOST.
+                let _ = s.host.push_str(host);
+                s.port = port;
+                s.rx.clear();
+                s.tx = TxState::Idle;
+                let stage = if s.modem_open {
+                    Connecting::CloseLeftover
+                } else {
+                    Connecting::Network
+                };
+                s.phase = Phase::Connecting(stage, None);
+                Err(Error::InProgress)
+            }
+            _ => Err(Error::Failed(Reason::InvalidState)),
+        }
+    }
+
+    /// `anj_udp_send`: send one whole datagram. [`Error::InProgress`] until the modem
+    /// accepted it (then `Ok(len)`) or refused it (then the error); a datagram over
+    /// the MTU is [`Error::MessageSize`]. Never reports a datagram the modem did not
+    /// accept as sent.
+    pub fn send(&mut self, h: SocketHandle, data: &[u8]) -> Result<usize, Error> {
+        let slot = self.slot(h)?;
+        let mtu = self.inner_mtu(h)?;
+        let st = &mut self.state;
+        let s = &mut st.sockets[slot];
+        s.rx_off = false;
+        if let TxState::Done(result) = s.tx {
+            s.tx = TxState::Idle;
+            return result.map(usize::from).map_err(Error::Failed);
+        }
+        match s.phase {
+            Phase::Connected => {}
+            Phase::Lost(r) => return Err(Error::Failed(r)),
+            _ => return Err(Error::Failed(Reason::InvalidState)),
+        }
+        if data.len() > mtu {
+            return Err(Error::MessageSize);
+        }
+        if s.tx != TxState::Idle {
+            return Err(Error::InProgress);
+        }
+        if st.tx_owner.is_some() {
+            // Another socket's datagram holds the send buffer; try again later.
+            return Err(Error::InProgress);
+        }
+        st.tx_payload.clear();
+        // Cannot fail: data.len() <= mtu <= MAX_PAYLOAD.
+        let _ = st.tx_payload.extend_from_slice(data);
+        s.tx = TxState::Queued(data.len() as u16);
+        st.tx_owner = Some(slot);
+        Err(Error::InProgress)
+    }
+
+    /// `anj_udp_recv`: take the oldest datagram. [`Error::WouldBlock`] when none
+    /// waits; [`Error::MessageSize`] when it is longer than `buf` (it is dropped,
+    /// the next one is intact). Datagrams that arrived before a socket loss are
+    /// delivered before the loss is reported.
+    pub fn recv(&mut self, h: SocketHandle, buf: &mut [u8]) -> Result<usize, Error> {
+        let slot = self.slot(h)?;
+        let s = &mut self.state.sockets[slot];
+        s.rx_off = false;
+        if let Some((len, copied)) = s.rx.pop(buf) {
+            if copied {
+                s.stats.bytes_received += len as u64;
+                return Ok(len);
+            }
+            s.stats.dropped_too_large += 1;
+            return Err(Error::MessageSize);
+        }
+        match s.phase {
+            Phase::Connected | Phase::Shutdown | Phase::Connecting(..) => Err(Error::WouldBlock),
+            Phase::Lost(r) => Err(Error::Failed(r)),
+            _ => Err(Error::Failed(Reason::InvalidState)),
+        }
+    }
+
+    /// `anj_udp_shutdown`: no more sends; buffered datagrams can still be read. The
+    /// modem socket stays open until [`Driver::close`].
+    pub fn shutdown(&mut self, h: SocketHandle) -> Result<(), Error> {
+        let slot = self.slot(h)?;
+        let s = &mut self.state.sockets[slot];
+        match s.phase {
+            Phase::Connected | Phase::Shutdown | Phase::Lost(_) => {
+                if s.phase == Phase::Connected {
+                    s.phase = Phase::Shutdown;
+                }
+                Ok(())
+            }
+            _ => Err(Error::Failed(Reason::InvalidState)),
+        }
+    }
+
+    /// `anj_udp_close`: drop buffered data and close the modem socket.
+    /// [`Error::InProgress`] while the modem closes it; the socket can connect again.
+    pub fn close(&mut self, h: SocketHandle) -> Result<(), Error> {
+        self.close_slot(h, false)
+    }
+
+    /// `anj_udp_cleanup_ctx`: close and free the slot. [`Error::InProgress`] while
+    /// the modem closes the socket; after `Ok` the handle is invalid.
+    pub fn cleanup(&mut self, h: SocketHandle) -> Result<(), Error> {
+        self.close_slot(h, true)
+    }
+
+    fn close_slot(&mut self, h: SocketHandle, free: bool) -> Result<(), Error> {
+        let slot = self.slot(h)?;
+        let st = &mut self.state;
+        let in_flight = st.engine.inflight.is_some() && st.op_slot == Some(slot);
+        let s = &mut st.sockets[slot];
+        s.rx.clear();
+        s.pending_read = false;
+        s.rx_off = false;
+        if st.tx_owner == Some(slot) && !matches!(s.tx, TxState::InFlight(_)) {
+            st.tx_owner = None;
+            st.tx_payload.clear();
+        }
+        if !matches!(s.tx, TxState::InFlight(_)) {
+            s.tx = TxState::Idle;
+        }
+        if let Phase::Closing { .. } = s.phase {
+            s.phase = Phase::Closing { then_free: free };
+            return Err(Error::InProgress);
+        }
+        if s.modem_open || in_flight {
+            s.phase = Phase::Closing { then_free: free };
+            return Err(Error::InProgress);
+        }
+        s.phase = if free { Phase::Free } else { Phase::Idle };
+        Ok(())
+    }
+
+    /// `anj_udp_get_inner_mtu`: the largest datagram `send` takes.
+    pub fn inner_mtu(&self, h: SocketHandle) -> Result<usize, Error> {
+        self.slot(h)?;
+        Ok(self.state.profile.limits().max_send.min(MAX_PAYLOAD))
+    }
+
+    /// `anj_udp_get_state`, answered from cached state.
+    pub fn state(&self, h: SocketHandle) -> Result<SocketState, Error> {
+        let slot = self.slot(h)?;
+        Ok(self.state.sockets[slot].state())
+    }
+
+    /// `anj_udp_reuse_last_port`: the next connect binds the local port the socket
+    /// had last time, so a server's NAT binding survives a reconnect.
+    pub fn reuse_last_port(&mut self, h: SocketHandle) -> Result<(), Error> {
+        let slot = self.slot(h)?;
+        if !self.state.profile.can_bind_local_port() {
+            return Err(Error::NotSupported);
+        }
+        let s = &mut self.state.sockets[slot];
+        if !s.ever_connected || s.local_port.is_none() {
+            return Err(Error::Failed(Reason::InvalidState));
+        }
+        s.reuse_port = true;
+        Ok(())
+    }
+
+    /// The local port the modem gave the socket, if known.
+    pub fn local_port(&self, h: SocketHandle) -> Result<Option<u16>, Error> {
+        let slot = self.slot(h)?;
+        Ok(self.state.sockets[slot].local_port)
+    }
+
+    /// `anj_udp_get_bytes_sent`: payload bytes the modem accepted.
+    pub fn bytes_sent(&self, h: SocketHandle) -> Result<u64, Error> {
+        Ok(self.socket_stats(h)?.bytes_sent)
+    }
+
+    /// `anj_udp_get_bytes_received`: payload bytes handed to the application.
+    pub fn bytes_received(&self, h: SocketHandle) -> Result<u64, Error> {
+        Ok(self.socket_stats(h)?.bytes_received)
+    }
+
+    /// Per-socket counters.
+    pub fn socket_stats(&self, h: SocketHandle) -> Result<SocketStats, Error> {
+        let slot = self.slot(h)?;
+        Ok(self.state.sockets[slot].stats)
+    }
+
+    /// `anj_udp_get_system_socket`: there is no OS socket behind a modem socket;
+    /// always `None` (the C layer returns NULL).
+    pub fn system_socket(&self, h: SocketHandle) -> Result<Option<()>, Error> {
+        self.slot(h)?;
+        Ok(None)
+    }
+
+    /// `anj_udp_queue_mode_rx_off`: the application will not receive until its next
+    /// send. Idempotent; any later call on the socket turns reception back on.
+    /// Background polling for this socket stops meanwhile.
+    pub fn queue_mode_rx_off(&mut self, h: SocketHandle) -> Result<(), Error> {
+        let slot = self.slot(h)?;
+        self.state.sockets[slot].rx_off = true;
+        Ok(())
+    }
+}

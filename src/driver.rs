@@ -1,0 +1,271 @@
+//! The driver: owns all state and is the only place that touches the UART.
+//!
+//! One [`Driver::poll`] call reads what the UART has, frames and classifies it,
+//! applies the events, checks deadlines, starts the next command if the engine is
+//! free, and writes as much as the UART takes. It never waits: a UART that is not
+//! ready is simply left for the next poll. [`Driver::poll_at`] says when the next
+//! poll is due if no byte arrives.
+
+use embedded_io::{Read, ReadReady, Write, WriteReady};
+
+use crate::command::Stage;
+use crate::framer::{Frame, Framer, Ingress};
+use crate::profile::{Event, Profile};
+use crate::state::State;
+use crate::time::{earliest, Instant};
+use crate::Config;
+
+/// Size of the receive window: the longest header line plus the largest payload
+/// (1500) plus its trailer.
+pub const INGRESS_CAPACITY: usize = 1800;
+
+/// A modem driver with `N` sockets, each buffering up to `RX` bytes of datagrams
+/// (every datagram costs its length plus 2).
+///
+/// All storage is inside the value: place it in a `static` (via a `static_cell` or
+/// similar) or on the stack; nothing is allocated.
+pub struct Driver<P: Profile, const N: usize = 4, const RX: usize = 2048> {
+    pub(crate) ingress: Ingress<INGRESS_CAPACITY>,
+    pub(crate) framer: Framer,
+    pub(crate) last_rx: Instant,
+    pub(crate) state: State<P, N, RX>,
+}
+
+impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
+    /// A driver for `profile` with `config`. Nothing is sent until a socket connects.
+    pub fn new(profile: P, config: Config) -> Self {
+        Driver {
+            ingress: Ingress::new(),
+            framer: Framer::new(),
+            last_rx: Instant::ZERO,
+            state: State::new(profile, config),
+        }
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &P {
+        &self.state.profile
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// Network state, registration, signal and local address.
+    pub fn network(&self) -> &crate::network::NetInfo {
+        &self.state.net
+    }
+
+    /// Driver-wide counters.
+    pub fn stats(&self) -> crate::Stats {
+        crate::Stats {
+            driver: self.state.stats,
+            engine: self.state.engine.stats,
+            framer: self.framer.stats,
+        }
+    }
+
+    /// Do all the work that can be done now without waiting.
+    pub fn poll<U>(&mut self, now: Instant, uart: &mut U)
+    where
+        U: Read + ReadReady + Write + WriteReady,
+    {
+        self.advance(now);
+        self.read(uart);
+        self.state.check_deadlines();
+        if let Some(c) = self.state.engine.check_timeout(now, self.state.profile.send_abort()) {
+            self.state.complete(c);
+        }
+        // Starting a command and writing it may complete nothing new, so two rounds
+        // are enough: finish the current write, then start and write the next one.
+        for _ in 0..2 {
+            self.state.start_next();
+            if !self.write(uart) {
+                break;
+            }
+        }
+    }
+
+    /// Feed bytes received outside [`Driver::poll`] (from a UART interrupt or DMA
+    /// callback). Returns how many were taken; the rest must be offered again.
+    pub fn receive(&mut self, now: Instant, bytes: &[u8]) -> usize {
+        self.advance(now);
+        let mut taken = 0;
+        while taken < bytes.len() {
+            let n = self.ingress.push(&bytes[taken..]);
+            if n > 0 {
+                self.on_bytes(n);
+            }
+            taken += n;
+            self.process();
+            if n == 0 && self.ingress.len() == self.ingress.capacity() {
+                break;
+            }
+        }
+        taken
+    }
+
+    /// When the driver next needs a poll if no byte arrives: a deadline, a retry, or
+    /// `now` when work is ready to start. `None`: only new bytes or an API call can
+    /// make progress.
+    pub fn poll_at(&self) -> Option<Instant> {
+        let mut at = self.state.wake_at();
+        if !self.ingress.is_empty() {
+            at = earliest(at, Some(self.last_rx.after(self.state.config.rx_gap_ms)));
+        }
+        at.map(|t| t.max(self.state.now))
+    }
+
+    fn advance(&mut self, now: Instant) {
+        if now > self.state.now {
+            self.state.now = now;
+        }
+    }
+
+    fn on_bytes(&mut self, n: usize) {
+        self.last_rx = self.state.now;
+        self.state.stats.rx_bytes += n as u64;
+        self.state.engine.on_rx(self.state.now);
+    }
+
+    fn read<U: Read + ReadReady>(&mut self, uart: &mut U) {
+        loop {
+            match uart.read_ready() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(_) => {
+                    self.state.stats.uart_errors += 1;
+                    break;
+                }
+            }
+            let spare = self.ingress.spare();
+            if spare.is_empty() {
+                // Cannot happen: process() always leaves room for a whole frame.
+                break;
+            }
+            match uart.read(spare) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.ingress.commit(n);
+                    self.on_bytes(n);
+                }
+                Err(_) => {
+                    self.state.stats.uart_errors += 1;
+                    break;
+                }
+            }
+            self.process();
+        }
+        self.process();
+        if !self.ingress.is_empty()
+            && self.state.now.since(self.last_rx) >= self.state.config.rx_gap_ms as u64
+        {
+            // The modem went quiet in the middle of a frame: it will not be finished.
+            self.framer.stats.stale_flushes += 1;
+            self.ingress.clear();
+        }
+    }
+
+    /// Frame and apply everything complete in the receive window.
+    fn process(&mut self) {
+        loop {
+            let ctx = self.state.engine.context();
+            let data = self.ingress.data();
+            let (frame, used) =
+                self.framer
+                    .next(data, INGRESS_CAPACITY, &self.state.profile, &ctx);
+            match frame {
+                None if used == 0 => break,
+                None => {}
+                Some(frame) => {
+                    let event = if self.is_echo(&frame) {
+                        Event::Echo
+                    } else {
+                        self.state.profile.classify(frame, &ctx)
+                    };
+                    self.state.on_event(event);
+                }
+            }
+            self.ingress.consume(used);
+        }
+    }
+
+    /// The modem repeated the command line just written.
+    fn is_echo(&self, frame: &Frame<'_>) -> bool {
+        let Frame::Line(line) = frame else {
+            return false;
+        };
+        let sent = self.state.engine.line.as_slice();
+        let sent = sent
+            .iter()
+            .rposition(|&b| b != b'\r' && b != b'\n')
+            .map_or(&[][..], |end| &sent[..=end]);
+        !sent.is_empty() && *line == sent
+    }
+
+    /// Write what is pending; true if a command finished writing its last byte.
+    fn write<U: Write + WriteReady>(&mut self, uart: &mut U) -> bool {
+        let st = &mut self.state;
+        let engine = &mut st.engine;
+        // Bytes that cancel a payload the modem still waits for.
+        while engine.abort_written < engine.abort.len() {
+            let rest = &engine.abort[engine.abort_written..];
+            match write_some(uart, rest) {
+                Some(n) => {
+                    engine.abort_written += n;
+                    st.stats.tx_bytes += n as u64;
+                }
+                None => return false,
+            }
+        }
+        let Some(mut f) = engine.inflight else {
+            return false;
+        };
+        if f.stage == Stage::Command {
+            while engine.line_written < engine.line.len() {
+                match write_some(uart, &engine.line[engine.line_written..]) {
+                    Some(n) => {
+                        engine.line_written += n;
+                        st.stats.tx_bytes += n as u64;
+                    }
+                    None => return false,
+                }
+            }
+            let has_payload = matches!(f.op, crate::profile::Op::Send { .. });
+            engine.line_done(has_payload);
+            if !has_payload {
+                return true;
+            }
+            return false;
+        }
+        if f.stage == Stage::Payload {
+            let payload = st.tx_payload.as_slice();
+            while f.payload_written < payload.len() {
+                match write_some(uart, &payload[f.payload_written..]) {
+                    Some(n) => {
+                        f.payload_written += n;
+                        st.stats.tx_bytes += n as u64;
+                    }
+                    None => break,
+                }
+            }
+            if f.payload_written >= payload.len() {
+                f.stage = Stage::Final;
+            }
+            engine.inflight = Some(f);
+        }
+        false
+    }
+}
+
+/// One non-blocking write: `None` when the UART takes nothing now.
+fn write_some<U: Write + WriteReady>(uart: &mut U, bytes: &[u8]) -> Option<usize> {
+    match uart.write_ready() {
+        Ok(true) => match uart.write(bytes) {
+            Ok(0) | Err(_) => None,
+            Ok(n) => Some(n),
+        },
+        _ => None,
+    }
+}

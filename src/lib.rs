@@ -1,0 +1,73 @@
+//! # cellsock
+//!
+//! UDP sockets for LwM2M clients (Anjay Lite's `anj_udp_*` net API, or Rust stacks
+//! through `embedded-nal`) over the AT-command socket service of a cellular modem on
+//! a UART.
+//!
+//! The crate is `no_std`, allocation-free and never waits:
+//!
+//! ```text
+//! UART bytes -> framer (lines, prompts, length-counted payloads)
+//!            -> profile.classify (responses, URCs, datagrams)
+//!            -> socket and network state -> API results
+//! API call   -> socket state only -> Ok | InProgress | typed error
+//! poll(now)  -> next command from state -> profile formats it -> UART
+//! ```
+//!
+//! * [`Driver`] holds every byte of state; [`Driver::poll`] is the only place that
+//!   touches the UART, [`Driver::poll_at`] tells when the next poll is due.
+//! * [`Profile`] is what a modem must provide; profiles live in `modems/<name>/`
+//!   behind features (`bg96`), and the core names no modem command.
+//! * [`NetStack`] bundles a driver with its UART and clock and polls around every
+//!   net API call, like Anjay Lite expects; it also implements
+//!   [`embedded_nal::UdpClientStack`].
+//! * With the `std` feature: [`replay`] runs UART transcripts as tests.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub(crate) mod fmt;
+
+mod api;
+mod command;
+mod config;
+mod driver;
+pub mod error;
+pub mod framer;
+mod nal;
+pub mod network;
+pub mod profile;
+pub mod socket;
+mod stack;
+mod state;
+pub mod text;
+pub mod time;
+
+#[cfg(feature = "std")]
+pub mod replay;
+
+pub mod modems;
+
+pub use api::{parse_port, validate_host};
+pub use command::{EngineStats, MAX_COMMAND};
+pub use config::{AddressFamily, Config, PdpType, MAX_APN};
+pub use driver::{Driver, INGRESS_CAPACITY};
+pub use error::{Codes, Error, Reason};
+pub use profile::Profile;
+pub use socket::{SocketHandle, SocketState, SocketStats};
+pub use stack::NetStack;
+pub use state::MAX_PAYLOAD;
+pub use time::{Clock, Instant};
+
+/// All counters of a driver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Driver-wide counters.
+    pub driver: state::Stats,
+    /// Command engine counters.
+    pub engine: EngineStats,
+    /// Framer counters.
+    pub framer: framer::FramerStats,
+}
+
+pub use state::Stats as DriverStats;

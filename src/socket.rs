@@ -1,0 +1,291 @@
+//! Sockets as the application sees them: state, buffered datagrams, counters.
+//!
+//! A socket never talks to the modem. API calls change its state and read its ring;
+//! the driver's poll moves it along (network up, open sent, open confirmed, ...) and
+//! fills its ring from the modem's datagrams.
+
+use crate::error::Reason;
+use crate::profile::ModemHandle;
+use crate::time::Instant;
+
+/// Longest host name a socket stores (DNS allows 253; LwM2M server names are far
+/// shorter). Longer names are refused with [`Reason::InvalidHost`].
+pub const MAX_HOST: usize = 128;
+
+/// A socket as the application addresses it: an index into the driver's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SocketHandle(pub(crate) u8);
+
+impl SocketHandle {
+    /// The table index.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The socket states of the net API (`anj_net_socket_state_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketState {
+    /// Not connected (also while a connect is in progress, and after a loss).
+    Closed,
+    /// Shut down: no more sends, buffered datagrams can still be read.
+    Shutdown,
+    /// Connected: send and recv work.
+    Connected,
+}
+
+/// Where a connect stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Connecting {
+    /// A leftover modem socket must be closed first.
+    CloseLeftover,
+    /// Waiting for the network (modem up, registered, context active).
+    Network,
+    /// Open step `n` is next.
+    Open(u8),
+    /// Open accepted; waiting for the asynchronous result until the deadline.
+    OpenResult(Instant),
+    /// Asking the modem for the local port.
+    LocalPort,
+}
+
+/// Internal life cycle of a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Unused slot.
+    Free,
+    /// Created, not connected.
+    Idle,
+    /// Connect in progress, with its overall deadline (set on the first poll).
+    Connecting(Connecting, Option<Instant>),
+    /// Connect failed; the next `connect` call reports it.
+    ConnectFailed(Reason),
+    /// Connected.
+    Connected,
+    /// Shut down by the application; the modem socket is still open.
+    Shutdown,
+    /// The modem lost the socket; calls report the reason until close/connect.
+    Lost(Reason),
+    /// Close requested; `then_free` for cleanup.
+    Closing { then_free: bool },
+}
+
+/// The send in progress on a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TxState {
+    /// Nothing pending.
+    Idle,
+    /// The payload sits in the driver's tx buffer, the command is not yet written.
+    Queued(u16),
+    /// The command is in flight.
+    InFlight(u16),
+    /// Finished; the next `send` call reports this.
+    Done(Result<u16, Reason>),
+}
+
+/// A byte ring holding whole datagrams, each behind a two-byte length.
+///
+/// A datagram is stored whole or not at all, so a full ring drops the new datagram
+/// (counted) and never corrupts the ones it holds.
+#[derive(Debug)]
+pub struct RxRing<const N: usize> {
+    buf: [u8; N],
+    head: usize,
+    used: usize,
+    count: usize,
+}
+
+impl<const N: usize> Default for RxRing<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> RxRing<N> {
+    /// An empty ring.
+    pub const fn new() -> Self {
+        RxRing {
+            buf: [0; N],
+            head: 0,
+            used: 0,
+            count: 0,
+        }
+    }
+
+    /// Number of datagrams held.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when no datagram is held.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Drop everything.
+    pub fn clear(&mut self) {
+        self.head = 0;
+        self.used = 0;
+        self.count = 0;
+    }
+
+    fn write_at(&mut self, pos: usize, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            if let Some(slot) = self.buf.get_mut((pos + i) % N) {
+                *slot = b;
+            }
+        }
+    }
+
+    fn byte_at(&self, pos: usize) -> u8 {
+        self.buf.get(pos % N).copied().unwrap_or(0)
+    }
+
+    /// Store a datagram; false (and nothing stored) when it does not fit.
+    pub fn push(&mut self, data: &[u8]) -> bool {
+        let need = data.len() + 2;
+        if N == 0 || data.len() > u16::MAX as usize || need > N - self.used {
+            return false;
+        }
+        let tail = (self.head + self.used) % N;
+        let len = (data.len() as u16).to_be_bytes();
+        self.write_at(tail, &len);
+        self.write_at(tail + 2, data);
+        self.used += need;
+        self.count += 1;
+        true
+    }
+
+    /// Length of the oldest datagram.
+    pub fn peek_len(&self) -> Option<usize> {
+        if self.count == 0 {
+            return None;
+        }
+        Some(u16::from_be_bytes([self.byte_at(self.head), self.byte_at(self.head + 1)]) as usize)
+    }
+
+    /// Remove the oldest datagram, copying it into `out` if it fits. Returns its
+    /// length and whether it was copied.
+    pub fn pop(&mut self, out: &mut [u8]) -> Option<(usize, bool)> {
+        let len = self.peek_len()?;
+        let fits = len <= out.len();
+        if fits {
+            for (i, slot) in out.iter_mut().take(len).enumerate() {
+                *slot = self.byte_at(self.head + 2 + i);
+            }
+        }
+        self.head = (self.head + 2 + len) % N;
+        self.used -= 2 + len;
+        self.count -= 1;
+        if self.count == 0 {
+            self.head = 0;
+            self.used = 0;
+        }
+        Some((len, fits))
+    }
+}
+
+/// Per-socket counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketStats {
+    /// Payload bytes the modem accepted for sending.
+    pub bytes_sent: u64,
+    /// Payload bytes handed to the application.
+    pub bytes_received: u64,
+    /// Datagrams dropped because the ring was full.
+    pub dropped_ring_full: u32,
+    /// Datagrams dropped because the caller's buffer was too small (EMSGSIZE).
+    pub dropped_too_large: u32,
+}
+
+/// One slot of the driver's socket table.
+#[derive(Debug)]
+pub(crate) struct Socket<const RX: usize> {
+    pub phase: Phase,
+    pub handle: Option<ModemHandle>,
+    /// The modem may hold resources for this socket (an open was written and no
+    /// close has completed since): a close command is owed before reuse.
+    pub modem_open: bool,
+    pub host: heapless::String<MAX_HOST>,
+    pub port: u16,
+    pub local_port: Option<u16>,
+    pub reuse_port: bool,
+    pub pending_read: bool,
+    pub rx_off: bool,
+    pub tx: TxState,
+    pub rx: RxRing<RX>,
+    pub stats: SocketStats,
+    pub ever_connected: bool,
+}
+
+impl<const RX: usize> Socket<RX> {
+    pub const fn new() -> Self {
+        Socket {
+            phase: Phase::Free,
+            handle: None,
+            modem_open: false,
+            host: heapless::String::new(),
+            port: 0,
+            local_port: None,
+            reuse_port: false,
+            pending_read: false,
+            rx_off: false,
+            tx: TxState::Idle,
+            rx: RxRing::new(),
+            stats: SocketStats {
+                bytes_sent: 0,
+                bytes_received: 0,
+                dropped_ring_full: 0,
+                dropped_too_large: 0,
+            },
+            ever_connected: false,
+        }
+    }
+
+    /// The state the API reports.
+    pub fn state(&self) -> SocketState {
+        match self.phase {
+            Phase::Connected => SocketState::Connected,
+            Phase::Shutdown => SocketState::Shutdown,
+            _ => SocketState::Closed,
+        }
+    }
+
+    /// The modem says this socket is gone.
+    pub fn lose(&mut self, reason: Reason) {
+        self.pending_read = false;
+        if let TxState::Queued(_) | TxState::InFlight(_) = self.tx {
+            self.tx = TxState::Done(Err(reason));
+        }
+        self.phase = match self.phase {
+            Phase::Connecting(..) => Phase::ConnectFailed(reason),
+            Phase::Connected | Phase::Shutdown => Phase::Lost(reason),
+            other => other,
+        };
+    }
+
+    /// True while the slot is in the table.
+    pub fn in_use(&self) -> bool {
+        self.phase != Phase::Free
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_keeps_datagrams_whole_across_wrap() {
+        let mut r: RxRing<16> = RxRing::new();
+        assert!(r.push(b"abcdef"));
+        assert!(r.push(b""));
+        assert!(!r.push(b"0123456"), "8+2+9 > 16 must be refused");
+        let mut out = [0u8; 8];
+        assert_eq!(r.pop(&mut out), Some((6, true)));
+        assert_eq!(&out[..6], b"abcdef");
+        assert!(r.push(b"0123456789"));
+        assert_eq!(r.pop(&mut out), Some((0, true)));
+        assert_eq!(r.pop(&mut out), Some((10, false)), "too large for out: dropped");
+        assert_eq!(r.pop(&mut out), None);
+    }
+}

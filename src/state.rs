@@ -1,0 +1,673 @@
+//! Everything the driver knows, and the two things that change it: events from the
+//! modem ([`State::on_event`]) and the choice of the next command
+//! ([`State::next_command`]). No I/O here: [`crate::Driver::poll`] moves the bytes.
+
+use crate::command::{Completion, Engine, Outcome};
+use crate::error::Reason;
+use crate::fmt::{debug, warning};
+use crate::network::{NetInfo, NetState, PROBE_INTERVAL_MS, REGISTRATION_RETRY_MS, SIM_RETRY_MS};
+use crate::profile::{Command, Event, Final, Info, ModemHandle, Op, Profile, Urc};
+use crate::socket::{Connecting, Phase, Socket, TxState};
+use crate::time::Instant;
+use crate::Config;
+
+/// Largest datagram the driver's send buffer holds; the MTU is the smaller of this
+/// and the profile's limit.
+pub const MAX_PAYLOAD: usize = 1460;
+
+/// Driver-wide counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Lines the profile did not recognise.
+    pub unknown_lines: u32,
+    /// Echoed command lines.
+    pub echo_lines: u32,
+    /// Datagrams for a handle no open socket owns.
+    pub stray_datagrams: u32,
+    /// Datagrams dropped because a socket's ring was full.
+    pub dropped_ring_full: u32,
+    /// Errors reported by the UART.
+    pub uart_errors: u32,
+    /// Modem bytes received.
+    pub rx_bytes: u64,
+    /// Bytes written to the modem.
+    pub tx_bytes: u64,
+}
+
+/// Facts gathered from the information lines of the command in flight.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Scratch {
+    sim_ready: Option<bool>,
+    pdp_active: bool,
+    opened: Option<ModemHandle>,
+    local_port: Option<u16>,
+    no_data: bool,
+    datagram: bool,
+}
+
+pub(crate) struct State<P: Profile, const N: usize, const RX: usize> {
+    pub profile: P,
+    pub config: Config,
+    pub now: Instant,
+    pub engine: Engine,
+    pub net: NetInfo,
+    pub sockets: [Socket<RX>; N],
+    pub tx_payload: heapless::Vec<u8, MAX_PAYLOAD>,
+    /// The socket whose payload sits in `tx_payload`.
+    pub tx_owner: Option<usize>,
+    /// The socket the command in flight works on.
+    pub op_slot: Option<usize>,
+    pub scratch: Scratch,
+    pub stats: Stats,
+}
+
+impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
+    pub fn new(profile: P, config: Config) -> Self {
+        State {
+            profile,
+            config,
+            now: Instant::ZERO,
+            engine: Engine::new(),
+            net: NetInfo::new(),
+            sockets: [const { Socket::new() }; N],
+            tx_payload: heapless::Vec::new(),
+            tx_owner: None,
+            op_slot: None,
+            scratch: Scratch::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    fn slot_of(&self, handle: ModemHandle) -> Option<usize> {
+        self.sockets
+            .iter()
+            .position(|s| s.in_use() && s.handle == Some(handle) && s.modem_open)
+    }
+
+    /// Act on one event from the modem.
+    pub fn on_event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Final(result) => {
+                if let Some(c) = self.engine.on_final(result) {
+                    self.complete(c);
+                }
+            }
+            Event::Prompt => {
+                self.engine.on_prompt();
+            }
+            Event::Echo => self.stats.echo_lines += 1,
+            Event::Info(info) => self.on_info(info),
+            Event::Urc(urc) => self.on_urc(urc),
+            Event::Datagram { handle, data } => self.on_datagram(handle, data),
+            Event::Unknown => self.stats.unknown_lines += 1,
+        }
+    }
+
+    fn on_info(&mut self, info: Info<'_>) {
+        match info {
+            Info::SimReady(ready) => self.scratch.sim_ready = Some(ready),
+            Info::Registration(stat) => self.net.registration = Some((stat, self.now)),
+            Info::PdpActive { cid, ip } if cid == self.config.context_id => {
+                self.scratch.pdp_active = true;
+                let mut s = heapless::String::new();
+                // Longer than any address text: keep no address rather than half of one.
+                if s.push_str(ip).is_ok() {
+                    self.net.local_ip = Some((s, self.now));
+                }
+            }
+            Info::PdpActive { .. } => {}
+            Info::SocketOpened(h) => self.scratch.opened = Some(h),
+            Info::LocalPort(p) => self.scratch.local_port = Some(p),
+            Info::NoData => self.scratch.no_data = true,
+            Info::SignalQuality { rssi, ber } => self.net.signal = Some(((rssi, ber), self.now)),
+            Info::Other => {}
+        }
+    }
+
+    fn on_urc(&mut self, urc: Urc) {
+        match urc {
+            Urc::Boot | Urc::PoweredDown => self.modem_restarted(),
+            Urc::AppReady => {
+                if let NetState::Probing { .. } = self.net.state {
+                    self.net.state = NetState::Probing { next: self.now };
+                }
+            }
+            Urc::Registration(stat) => {
+                self.net.registration = Some((stat, self.now));
+                if stat.is_registered() {
+                    if let NetState::Registering { .. } = self.net.state {
+                        self.net.state = NetState::Attaching { tried: false };
+                    }
+                }
+            }
+            Urc::OpenResult { handle, result } => {
+                let Some(slot) = self.slot_of(handle) else {
+                    self.stats.unknown_lines += 1;
+                    return;
+                };
+                let can_query = self.profile.can_query_local_port();
+                let s = &mut self.sockets[slot];
+                if let Phase::Connecting(Connecting::OpenResult(_), deadline) = s.phase {
+                    s.phase = match result {
+                        Ok(()) if can_query => Phase::Connecting(Connecting::LocalPort, deadline),
+                        Ok(()) => connected(s),
+                        Err(r) => Phase::ConnectFailed(r),
+                    };
+                }
+            }
+            Urc::Closed(handle) => {
+                if let Some(slot) = self.slot_of(handle) {
+                    self.sockets[slot].lose(Reason::SocketClosed);
+                    self.release_tx(slot);
+                }
+            }
+            Urc::PdpDeactivated(cid) if cid != self.config.context_id => {}
+            Urc::PdpDeactivated(_) => {
+                for slot in 0..N {
+                    if self.sockets[slot].modem_open {
+                        self.sockets[slot].lose(Reason::PdpDeactivated);
+                        self.release_tx(slot);
+                    }
+                }
+                self.net.local_ip = None;
+                if !matches!(self.net.state, NetState::Unknown | NetState::Probing { .. }) {
+                    self.net.state = NetState::Deactivating;
+                }
+            }
+            Urc::DataPending(handle) => {
+                if let Some(slot) = self.slot_of(handle) {
+                    self.sockets[slot].pending_read = true;
+                }
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, handle: ModemHandle, data: &[u8]) {
+        self.scratch.datagram = true;
+        let Some(slot) = self.slot_of(handle) else {
+            self.stats.stray_datagrams += 1;
+            return;
+        };
+        let s = &mut self.sockets[slot];
+        let accepting = matches!(
+            s.phase,
+            Phase::Connected
+                | Phase::Shutdown
+                | Phase::Connecting(Connecting::LocalPort | Connecting::OpenResult(_), _)
+        );
+        if !accepting {
+            self.stats.stray_datagrams += 1;
+        } else if !s.rx.push(data) {
+            s.stats.dropped_ring_full += 1;
+            self.stats.dropped_ring_full += 1;
+        }
+    }
+
+    /// The modem restarted or went away: everything it held is gone.
+    pub fn modem_restarted(&mut self) {
+        if let Some(c) = self.engine.abort_all() {
+            self.complete(c);
+        }
+        let was_up = !matches!(self.net.state, NetState::Unknown | NetState::Probing { .. });
+        let mut lost_any = false;
+        for slot in 0..N {
+            let s = &mut self.sockets[slot];
+            if s.modem_open {
+                lost_any = true;
+                s.lose(Reason::ModemRebooted);
+                s.modem_open = false;
+                if self.profile.handle_for_slot(slot).is_none() {
+                    s.handle = None;
+                }
+            }
+            if let Phase::Closing { then_free } = s.phase {
+                s.phase = if then_free { Phase::Free } else { Phase::Idle };
+            }
+            if let Phase::Connecting(Connecting::CloseLeftover, d) = s.phase {
+                s.phase = Phase::Connecting(Connecting::Network, d);
+            }
+        }
+        self.tx_owner = None;
+        self.tx_payload.clear();
+        if was_up || lost_any {
+            self.net.reboots += 1;
+            warning!("modem restarted");
+        }
+        self.net.reset();
+        self.net.state = NetState::Probing { next: self.now };
+    }
+
+    fn release_tx(&mut self, slot: usize) {
+        if self.tx_owner == Some(slot) && !matches!(self.sockets[slot].tx, TxState::InFlight(_)) {
+            self.tx_owner = None;
+            self.tx_payload.clear();
+        }
+    }
+
+    /// Bring-up failed: every socket waiting for the network fails with `reason`.
+    fn fail_bringup(&mut self, reason: Reason) {
+        debug!("bring-up failed: {:?}", reason);
+        self.net.last_failure = Some(reason);
+        self.net.reset();
+        for s in self.sockets.iter_mut() {
+            if let Phase::Connecting(Connecting::Network, _) = s.phase {
+                s.phase = Phase::ConnectFailed(reason);
+            }
+        }
+    }
+
+    /// Apply the end of an exchange.
+    pub fn complete(&mut self, c: Completion) {
+        let ok = matches!(c.outcome, Outcome::Final(f) if f.is_success());
+        let failure = match c.outcome {
+            Outcome::Final(Final::CmeError(n)) => Reason::ModemError(n),
+            Outcome::Final(Final::SendFail) => Reason::SendFailed,
+            Outcome::Final(_) => Reason::ModemError(0),
+            Outcome::Timeout => Reason::Timeout,
+            Outcome::Aborted => Reason::ModemRebooted,
+        };
+        let scratch = core::mem::take(&mut self.scratch);
+        let slot = self.op_slot.take();
+        let now = self.now;
+        match c.op {
+            Op::Probe => {
+                self.net.state = if ok {
+                    NetState::Configuring(0)
+                } else {
+                    NetState::Probing {
+                        next: now.after(PROBE_INTERVAL_MS),
+                    }
+                };
+            }
+            Op::Init(n) => {
+                if ok {
+                    self.net.state = NetState::Configuring(n + 1);
+                } else {
+                    self.fail_bringup(failure);
+                }
+            }
+            Op::SimStatus => {
+                self.net.state = if ok && scratch.sim_ready == Some(true) {
+                    NetState::Registering { next: now }
+                } else {
+                    self.net.last_failure = Some(Reason::SimNotReady);
+                    NetState::Sim {
+                        next: now.after(SIM_RETRY_MS),
+                    }
+                };
+            }
+            Op::Registration => {
+                let registered = self
+                    .net
+                    .registration
+                    .is_some_and(|(s, _)| s.is_registered());
+                if ok && registered {
+                    self.net.state = NetState::Attaching { tried: false };
+                } else if let NetState::Registering { .. } = self.net.state {
+                    self.net.last_failure = Some(Reason::NotRegistered);
+                    self.net.state = NetState::Registering {
+                        next: now.after(REGISTRATION_RETRY_MS),
+                    };
+                }
+            }
+            Op::PdpDeactivate => self.net.state = NetState::Attaching { tried: false },
+            Op::PdpStatus => {
+                let tried = matches!(self.net.state, NetState::Attaching { tried: true });
+                if ok && scratch.pdp_active {
+                    self.net.state = NetState::Ready;
+                    self.net.last_failure = None;
+                } else if ok && !tried {
+                    self.net.local_ip = None;
+                    self.net.state = NetState::Activating;
+                } else {
+                    self.fail_bringup(Reason::PdpActivationFailed);
+                }
+            }
+            Op::PdpActivate => self.net.state = NetState::Attaching { tried: true },
+            Op::Open { step, .. } => self.open_done(slot, step, ok, failure, scratch),
+            Op::LocalPort { .. } => {
+                if let Some(slot) = slot {
+                    let s = &mut self.sockets[slot];
+                    if ok && scratch.local_port.is_some() {
+                        s.local_port = scratch.local_port;
+                    }
+                    if let Phase::Connecting(Connecting::LocalPort, _) = s.phase {
+                        s.phase = connected(s);
+                    }
+                }
+            }
+            Op::Send { len, .. } => {
+                if let Some(slot) = slot {
+                    let s = &mut self.sockets[slot];
+                    if let TxState::InFlight(_) = s.tx {
+                        s.tx = TxState::Done(if ok { Ok(len) } else { Err(failure) });
+                        if ok {
+                            s.stats.bytes_sent += len as u64;
+                        }
+                    }
+                    if self.tx_owner == Some(slot) {
+                        self.tx_owner = None;
+                        self.tx_payload.clear();
+                    }
+                }
+            }
+            Op::Read { .. } => {
+                if let Some(slot) = slot {
+                    // One read returns one datagram: read again until the modem says
+                    // nothing is left, or stop on failure.
+                    self.sockets[slot].pending_read = ok && scratch.datagram && !scratch.no_data;
+                }
+            }
+            Op::Close { .. } => {
+                if let Some(slot) = slot {
+                    let assigned = self.profile.handle_for_slot(slot).is_none();
+                    let s = &mut self.sockets[slot];
+                    s.modem_open = false;
+                    s.pending_read = false;
+                    if assigned {
+                        s.handle = None;
+                    }
+                    s.phase = match s.phase {
+                        Phase::Closing { then_free: true } => Phase::Free,
+                        Phase::Closing { then_free: false } => Phase::Idle,
+                        Phase::Connecting(Connecting::CloseLeftover, d) => {
+                            Phase::Connecting(Connecting::Network, d)
+                        }
+                        other => other,
+                    };
+                }
+            }
+            Op::SignalQuality => {}
+        }
+        if let Outcome::Timeout = c.outcome {
+            if self.engine.consecutive_timeouts >= 3 {
+                // The modem is not answering at all: assume it is gone.
+                warning!("modem silent, restarting bring-up");
+                self.engine.consecutive_timeouts = 0;
+                for slot in 0..N {
+                    if self.sockets[slot].modem_open {
+                        self.sockets[slot].lose(Reason::Timeout);
+                        self.release_tx(slot);
+                    }
+                }
+                self.net.reset();
+            }
+        }
+    }
+}
+
+/// The phase a socket enters when its open is confirmed.
+fn connected<const RX: usize>(s: &mut Socket<RX>) -> Phase {
+    s.ever_connected = true;
+    Phase::Connected
+}
+
+impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
+    fn open_done(
+        &mut self,
+        slot: Option<usize>,
+        step: u8,
+        ok: bool,
+        failure: Reason,
+        scratch: Scratch,
+    ) {
+        let Some(slot) = slot else { return };
+        let steps = self.open_steps(slot);
+        let by_urc = self.profile.open_result_is_urc();
+        let can_query = self.profile.can_query_local_port();
+        let wait = self.profile.open_result_timeout_ms();
+        let now = self.now;
+        let s = &mut self.sockets[slot];
+        if let Some(h) = scratch.opened {
+            s.handle = Some(h);
+        }
+        let Phase::Connecting(Connecting::Open(_), deadline) = s.phase else {
+            return;
+        };
+        s.phase = if !ok {
+            let reason = match failure {
+                Reason::ModemError(code) => Reason::OpenFailed(code),
+                other => other,
+            };
+            Phase::ConnectFailed(reason)
+        } else if s.handle.is_none() {
+            Phase::ConnectFailed(Reason::OpenFailed(0))
+        } else if step + 1 < steps {
+            Phase::Connecting(Connecting::Open(step + 1), deadline)
+        } else if by_urc {
+            Phase::Connecting(Connecting::OpenResult(now.after(wait)), deadline)
+        } else if can_query {
+            Phase::Connecting(Connecting::LocalPort, deadline)
+        } else {
+            connected(s)
+        };
+    }
+
+    fn open_steps(&self, slot: usize) -> u8 {
+        let s = &self.sockets[slot];
+        self.profile
+            .open_steps(s.reuse_port && s.local_port.is_some())
+    }
+
+    /// True when some socket waits for the network.
+    fn network_wanted(&self) -> bool {
+        self.sockets
+            .iter()
+            .any(|s| matches!(s.phase, Phase::Connecting(Connecting::Network, _)))
+    }
+
+    /// Fail connects whose time is up; start the clock on new ones.
+    pub fn check_deadlines(&mut self) {
+        let now = self.now;
+        let timeout = self.config.connect_timeout_ms;
+        let net_reason = match self.net.state {
+            NetState::Unknown | NetState::Probing { .. } | NetState::Configuring(_) => {
+                Reason::ModemNotReady
+            }
+            NetState::Sim { .. } => Reason::SimNotReady,
+            NetState::Registering { .. } => Reason::NotRegistered,
+            NetState::Deactivating | NetState::Attaching { .. } | NetState::Activating => {
+                Reason::PdpActivationFailed
+            }
+            NetState::Ready => Reason::Timeout,
+        };
+        let busy_slot = self.engine.inflight.and(self.op_slot);
+        for (slot, s) in self.sockets.iter_mut().enumerate() {
+            let Phase::Connecting(stage, deadline) = s.phase else {
+                continue;
+            };
+            let Some(deadline) = deadline else {
+                s.phase = Phase::Connecting(stage, Some(now.after(timeout)));
+                continue;
+            };
+            if busy_slot == Some(slot) {
+                continue; // its command is in flight; the completion decides
+            }
+            let open_expired = matches!(stage, Connecting::OpenResult(t) if now >= t);
+            if now >= deadline || open_expired {
+                let reason = match stage {
+                    Connecting::Network => net_reason,
+                    _ => Reason::Timeout,
+                };
+                s.phase = Phase::ConnectFailed(reason);
+            }
+        }
+    }
+
+    /// Choose the next command, write its line into the engine and start it.
+    /// User traffic goes first: closes, then sends, then reads, then bring-up.
+    pub fn start_next(&mut self) {
+        if !self.engine.is_idle(self.now) {
+            return;
+        }
+        let Some((op, slot)) = self.choose() else {
+            return;
+        };
+        let config = &self.config;
+        let cmd = match op {
+            Op::Init(step) => Command::Init { step, config },
+            Op::PdpStatus | Op::PdpActivate | Op::PdpDeactivate => Command::Pdp { op, config },
+            Op::Open { handle, step } => {
+                let s = slot.and_then(|i| self.sockets.get(i));
+                Command::Open {
+                    handle,
+                    step,
+                    host: s.map(|s| s.host.as_str()).unwrap_or(""),
+                    port: s.map(|s| s.port).unwrap_or(0),
+                    local_port: s.filter(|s| s.reuse_port).and_then(|s| s.local_port),
+                    config,
+                }
+            }
+            other => Command::Plain(other),
+        };
+        let line = &mut self.engine.line;
+        // The line buffer is filled to capacity and truncated to what was written.
+        let _ = line.resize(line.capacity(), 0);
+        let written = self.profile.format(&cmd, line.as_mut_slice());
+        match written {
+            Ok(n) if n <= line.len() => line.truncate(n),
+            _ => {
+                line.clear();
+                self.refuse(op, slot);
+                return;
+            }
+        }
+        let timeout = self.profile.timeout_ms(op);
+        self.engine.start(op, self.now, timeout);
+        self.op_slot = slot;
+        self.scratch = Scratch::default();
+        if let Some(slot) = slot {
+            let s = &mut self.sockets[slot];
+            match op {
+                Op::Open { .. } => s.modem_open = true,
+                Op::Send { len, .. } => s.tx = TxState::InFlight(len),
+                _ => {}
+            }
+        }
+    }
+
+    /// The profile cannot format `op`: fail what waited for it.
+    fn refuse(&mut self, op: Op, slot: Option<usize>) {
+        warning!("profile cannot format {:?}", op);
+        match (op, slot) {
+            (Op::Send { .. }, Some(slot)) => {
+                self.sockets[slot].tx = TxState::Done(Err(Reason::SendFailed));
+                self.tx_owner = None;
+                self.tx_payload.clear();
+            }
+            (Op::Read { .. }, Some(slot)) => self.sockets[slot].pending_read = false,
+            (Op::Close { .. }, Some(slot)) => {
+                // Nothing can be closed that cannot be named: forget it locally.
+                self.op_slot = Some(slot);
+                self.complete(Completion {
+                    op,
+                    outcome: Outcome::Final(Final::Ok),
+                });
+            }
+            (Op::LocalPort { .. }, Some(slot)) => {
+                let s = &mut self.sockets[slot];
+                s.phase = connected(s);
+            }
+            (Op::Open { .. }, Some(slot)) => {
+                self.sockets[slot].phase = Phase::ConnectFailed(Reason::InvalidHost)
+            }
+            _ => self.fail_bringup(Reason::ModemError(0)),
+        }
+    }
+
+    fn choose(&mut self) -> Option<(Op, Option<usize>)> {
+        // 1. Closes free modem resources. A close with nothing left in the modem
+        // (its open failed to be written, the modem restarted) ends here.
+        let busy = self.engine.inflight.and(self.op_slot);
+        for (i, s) in self.sockets.iter_mut().enumerate() {
+            if let Phase::Closing { then_free } = s.phase {
+                if !s.modem_open && busy != Some(i) {
+                    s.phase = if then_free { Phase::Free } else { Phase::Idle };
+                }
+            }
+        }
+        for (i, s) in self.sockets.iter().enumerate() {
+            let closing = matches!(
+                s.phase,
+                Phase::Closing { .. } | Phase::Connecting(Connecting::CloseLeftover, _)
+            );
+            if closing && s.modem_open {
+                if let Some(handle) = s.handle {
+                    return Some((Op::Close { handle }, Some(i)));
+                }
+            }
+        }
+        // 2. The queued send.
+        if let Some(i) = self.tx_owner {
+            let s = &self.sockets[i];
+            if let (TxState::Queued(len), Phase::Connected, Some(handle)) = (s.tx, s.phase, s.handle)
+            {
+                return Some((Op::Send { handle, len }, Some(i)));
+            }
+        }
+        // 3. Buffered datagrams waiting in the modem.
+        for (i, s) in self.sockets.iter().enumerate() {
+            if s.pending_read && matches!(s.phase, Phase::Connected | Phase::Shutdown) {
+                if let Some(handle) = s.handle {
+                    return Some((Op::Read { handle }, Some(i)));
+                }
+            }
+        }
+        // 4. Opens and local-port queries for sockets whose network is ready.
+        if self.net.is_ready() {
+            for i in 0..N {
+                if let Phase::Connecting(Connecting::Network, d) = self.sockets[i].phase {
+                    self.sockets[i].phase = Phase::Connecting(Connecting::Open(0), d);
+                }
+                let s = &self.sockets[i];
+                match s.phase {
+                    Phase::Connecting(Connecting::Open(step), _) => {
+                        let handle = if step == 0 {
+                            self.profile.handle_for_slot(i).unwrap_or(Op::NEW_HANDLE)
+                        } else {
+                            s.handle.unwrap_or(Op::NEW_HANDLE)
+                        };
+                        if step == 0 {
+                            self.sockets[i].handle = self.profile.handle_for_slot(i);
+                        }
+                        return Some((Op::Open { handle, step }, Some(i)));
+                    }
+                    Phase::Connecting(Connecting::LocalPort, _) => {
+                        if let Some(handle) = s.handle {
+                            return Some((Op::LocalPort { handle }, Some(i)));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // 5. Bring-up, only while someone waits for it.
+        if self.network_wanted() {
+            if self.net.started.is_none() {
+                self.net.started = Some(self.now);
+            }
+            if let Some(op) = self.net.next_op(self.now, self.profile.init_steps()) {
+                return Some((op, None));
+            }
+        }
+        None
+    }
+
+    /// When the state next needs a poll without new bytes.
+    pub fn wake_at(&self) -> Option<Instant> {
+        use crate::time::earliest;
+        let mut at = self.engine.deadline();
+        if self.network_wanted() {
+            at = earliest(at, self.net.wake_at());
+        }
+        for s in self.sockets.iter() {
+            if let Phase::Connecting(stage, d) = s.phase {
+                at = earliest(at, d);
+                if let Connecting::OpenResult(t) = stage {
+                    at = earliest(at, Some(t));
+                }
+            }
+        }
+        at
+    }
+}
