@@ -138,7 +138,11 @@ impl Engine {
     pub fn line_done(&mut self, has_payload: bool) {
         if let Some(f) = self.inflight.as_mut() {
             if f.stage == Stage::Command {
-                f.stage = if has_payload { Stage::Prompt } else { Stage::Final };
+                f.stage = if has_payload {
+                    Stage::Prompt
+                } else {
+                    Stage::Final
+                };
             }
         }
     }

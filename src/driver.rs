@@ -74,7 +74,11 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         self.advance(now);
         self.read(uart);
         self.state.check_deadlines();
-        if let Some(c) = self.state.engine.check_timeout(now, self.state.profile.send_abort()) {
+        if let Some(c) = self
+            .state
+            .engine
+            .check_timeout(now, self.state.profile.send_abort())
+        {
             self.state.complete(c);
         }
         // Starting a command and writing it may complete nothing new, so two rounds
@@ -172,9 +176,9 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         loop {
             let ctx = self.state.engine.context();
             let data = self.ingress.data();
-            let (frame, used) =
-                self.framer
-                    .next(data, INGRESS_CAPACITY, &self.state.profile, &ctx);
+            let (frame, used) = self
+                .framer
+                .next(data, INGRESS_CAPACITY, &self.state.profile, &ctx);
             match frame {
                 None if used == 0 => break,
                 None => {}

@@ -5,3 +5,23 @@
 #[cfg(feature = "bg96")]
 #[path = "../modems/bg96/mod.rs"]
 pub mod bg96;
+
+/// Replay a recording against the profile its `@profile` header names
+/// (`bg96`, `bg96-buffer`). Adding a modem adds its names here.
+#[cfg(feature = "std")]
+pub fn replay(
+    rec: &crate::replay::Recording,
+    chunking: crate::replay::Chunking,
+) -> Result<crate::Stats, crate::replay::Mismatch> {
+    use crate::replay::{run, Mismatch};
+    match rec.header("profile") {
+        #[cfg(feature = "bg96")]
+        Some("bg96") => run(bg96::Bg96::new(), rec, chunking),
+        #[cfg(feature = "bg96")]
+        Some("bg96-buffer") => run(bg96::Bg96::buffered(), rec, chunking),
+        other => Err(Mismatch {
+            line: 0,
+            message: format!("unknown or disabled @profile {other:?}"),
+        }),
+    }
+}

@@ -108,7 +108,9 @@ fn remote_text(
     let remote = remote.ok_or(nb::Error::Other(Error::Failed(Reason::InvalidState)))?;
     let mut host = heapless::String::new();
     let mut port = heapless::String::new();
-    write!(host, "{}", remote.ip()).map_err(|_| nb::Error::Other(Error::Failed(Reason::InvalidHost)))?;
-    write!(port, "{}", remote.port()).map_err(|_| nb::Error::Other(Error::Failed(Reason::InvalidPort)))?;
+    write!(host, "{}", remote.ip())
+        .map_err(|_| nb::Error::Other(Error::Failed(Reason::InvalidHost)))?;
+    write!(port, "{}", remote.port())
+        .map_err(|_| nb::Error::Other(Error::Failed(Reason::InvalidPort)))?;
     Ok((host, port))
 }

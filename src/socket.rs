@@ -285,7 +285,11 @@ mod tests {
         assert_eq!(&out[..6], b"abcdef");
         assert!(r.push(b"0123456789"));
         assert_eq!(r.pop(&mut out), Some((0, true)));
-        assert_eq!(r.pop(&mut out), Some((10, false)), "too large for out: dropped");
+        assert_eq!(
+            r.pop(&mut out),
+            Some((10, false)),
+            "too large for out: dropped"
+        );
         assert_eq!(r.pop(&mut out), None);
     }
 }

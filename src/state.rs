@@ -600,7 +600,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         // 2. The queued send.
         if let Some(i) = self.tx_owner {
             let s = &self.sockets[i];
-            if let (TxState::Queued(len), Phase::Connected, Some(handle)) = (s.tx, s.phase, s.handle)
+            if let (TxState::Queued(len), Phase::Connected, Some(handle)) =
+                (s.tx, s.phase, s.handle)
             {
                 return Some((Op::Send { handle, len }, Some(i)));
             }

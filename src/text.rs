@@ -28,7 +28,10 @@ impl<'a> Iterator for Fields<'a> {
         let start = rest.iter().take_while(|&&b| b == b' ').count();
         let rest = rest.get(start..).unwrap_or(&[]);
         if let Some(quoted) = rest.strip_prefix(b"\"") {
-            let end = quoted.iter().position(|&b| b == b'"').unwrap_or(quoted.len());
+            let end = quoted
+                .iter()
+                .position(|&b| b == b'"')
+                .unwrap_or(quoted.len());
             let after = quoted.get(end + 1..).unwrap_or(&[]);
             self.rest = after
                 .iter()

@@ -4,8 +4,6 @@
 //! firmware and captures it was checked against.
 
 pub mod commands;
-#[cfg(feature = "sim")]
-pub mod sim;
 
 use atat::AtatCmd;
 
@@ -324,7 +322,9 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
     }
     if line.starts_with(b"+CPIN:") {
         return match parse::<SimState>(line) {
-            Some(s) if ctx.op == Some(Op::SimStatus) => Event::Info(Info::SimReady(s.code == "READY")),
+            Some(s) if ctx.op == Some(Op::SimStatus) => {
+                Event::Info(Info::SimReady(s.code == "READY"))
+            }
             // The SIM reports itself after boot without being asked.
             Some(_) => Event::Info(Info::Other),
             None => Event::Unknown,
@@ -338,10 +338,9 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
         let _type = f.next();
         let ip = f.next().and_then(|ip| core::str::from_utf8(ip).ok());
         return match (cid, state, ip, parse::<ContextState>(line)) {
-            (Some(cid), Some(1), Some(ip), Some(_)) => Event::Info(Info::PdpActive {
-                cid: cid as u8,
-                ip,
-            }),
+            (Some(cid), Some(1), Some(ip), Some(_)) => {
+                Event::Info(Info::PdpActive { cid: cid as u8, ip })
+            }
             (Some(_), Some(_), _, _) => Event::Info(Info::Other),
             _ => Event::Unknown,
         };
