@@ -163,10 +163,15 @@ pub fn run<P: Profile>(profile: P, rec: &Recording, chunking: Chunking) -> Resul
                 stack.poll();
                 let written = stack.uart.take_written(expected.len());
                 if written != *expected {
+                    let at = written
+                        .iter()
+                        .zip(expected.iter())
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(written.len().min(expected.len()));
                     return Err(fail(format!(
-                        "the driver wrote the wrong bytes\n  expected H: {}\n  actual   H: {}",
-                        escape(expected),
-                        escape(&written)
+                        "the driver wrote the wrong bytes (first difference at byte {at})\n  expected H: {}\n  actual   H: {}",
+                        shorten(&escape(expected)),
+                        shorten(&escape(&written))
                     )));
                 }
             }
@@ -183,18 +188,14 @@ pub fn run<P: Profile>(profile: P, rec: &Recording, chunking: Chunking) -> Resul
             }
             Step::Call { args, expect } => {
                 let actual = call(&mut stack, &mut sockets, args).map_err(&fail)?;
-                let want: Vec<&str> = expect.split_whitespace().collect();
-                let got: Vec<&str> = actual.split_whitespace().collect();
                 let is_poll = args.first().map(|a| a.as_slice()) == Some(b"poll");
-                if !(is_poll && want.is_empty()) && want != got {
+                if !(is_poll && expect.is_empty()) && words(expect) != words(&actual) {
+                    let call: Vec<String> = args.iter().map(|a| escape_word(a)).collect();
                     return Err(fail(format!(
                         "call `{}`\n  expected => {}\n  actual   => {}",
-                        args.iter()
-                            .map(|a| escape_word(a))
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        expect,
-                        actual
+                        shorten(&call.join(" ")),
+                        shorten(expect),
+                        shorten(&actual)
                     )));
                 }
             }
@@ -213,6 +214,25 @@ pub fn run<P: Profile>(profile: P, rec: &Recording, chunking: Chunking) -> Resul
         });
     }
     Ok(stack.driver.stats())
+}
+
+/// A result's words with escapes decoded, so `\x41` and `A` compare equal.
+fn words(text: &str) -> Vec<Vec<u8>> {
+    text.split_whitespace()
+        .map(|w| match w {
+            "\"\"" => Vec::new(),
+            w => unescape(w).unwrap_or_else(|_| w.as_bytes().to_vec()),
+        })
+        .collect()
+}
+
+/// Long values (a 1500-byte datagram) cut for the failure message.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 300;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}... ({} chars in all)", &s[..i], s.chars().count()),
+        None => s.to_string(),
+    }
 }
 
 /// The result text of an API call, as recordings write it.
