@@ -16,7 +16,7 @@ pub type ModemHandle = u8;
 /// The limits a modem's socket service imposes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest datagram one send command takes (BG96 `AT+QISEND`: 1460).
+    /// Largest datagram one send command takes (1460 on a BG96).
     pub max_send: usize,
     /// Largest datagram the modem hands over in one receive (BG96: 1500). A length
     /// header above this is a lie: the datagram is dropped and counted.
@@ -221,7 +221,8 @@ pub enum Urc {
     PoweredDown,
     /// Registration status changed.
     Registration(RegStatus),
-    /// Result of an open that completes asynchronously (`+QIOPEN: id,err`).
+    /// Result of an open that completes asynchronously (the BG96 answers `OK` at
+    /// once and reports the outcome later).
     OpenResult {
         /// Modem handle.
         handle: ModemHandle,

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! # comment                    @profile bg96       (headers, before the steps)
-//! H: AT+QISEND=0,5\r           bytes the driver must write, byte for byte
+//! H: AT+CSQ\r                  bytes the driver must write, byte for byte
 //! M: \r\n> \x20                bytes the modem sends
 //! T: +100                      advance the virtual clock (T: =5000 sets it)
 //! A: send s0 hello => OK 5     an application call and its expected result
