@@ -161,8 +161,8 @@ impl Engine {
         }
     }
 
-    /// A final result arrived.
-    pub fn on_final(&mut self, result: Final) -> Option<Completion> {
+    /// A final result arrived at `now`.
+    pub fn on_final(&mut self, result: Final, now: Instant) -> Option<Completion> {
         match self.inflight {
             // Still writing the line or the payload: the modem cannot be answering
             // this command yet, except to refuse it (ERROR in place of the prompt).
@@ -183,7 +183,12 @@ impl Engine {
                 })
             }
             None => {
+                // A late answer: if it comes during the quiet period after a timeout,
+                // more of it may follow, so the quiet period starts again.
                 self.stats.stray_finals += 1;
+                if self.quiet_until.is_some_and(|t| now < t) {
+                    self.quiet_until = Some(now.after(QUARANTINE_MS));
+                }
                 None
             }
         }
@@ -208,16 +213,6 @@ impl Engine {
             op: f.op,
             outcome: Outcome::Timeout,
         })
-    }
-
-    /// Any byte from the modem during the quiet period extends it: the late answer
-    /// is still coming.
-    pub fn on_rx(&mut self, now: Instant) {
-        if let Some(t) = self.quiet_until {
-            if now < t {
-                self.quiet_until = Some(now.after(QUARANTINE_MS));
-            }
-        }
     }
 
     /// The modem restarted: whatever was in flight will never be answered.

@@ -81,14 +81,8 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         {
             self.state.complete(c);
         }
-        // Starting a command and writing it may complete nothing new, so two rounds
-        // are enough: finish the current write, then start and write the next one.
-        for _ in 0..2 {
-            self.state.start_next();
-            if !self.write(uart) {
-                break;
-            }
-        }
+        self.state.start_next();
+        self.write(uart);
     }
 
     /// Feed bytes received outside [`Driver::poll`] (from a UART interrupt or DMA
@@ -130,7 +124,6 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     fn on_bytes(&mut self, n: usize) {
         self.last_rx = self.state.now;
         self.state.stats.rx_bytes += n as u64;
-        self.state.engine.on_rx(self.state.now);
     }
 
     fn read<U: Read + ReadReady>(&mut self, uart: &mut U) {
@@ -208,8 +201,8 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         !sent.is_empty() && *line == sent
     }
 
-    /// Write what is pending; true if a command finished writing its last byte.
-    fn write<U: Write + WriteReady>(&mut self, uart: &mut U) -> bool {
+    /// Write what is pending, as far as the UART takes it now.
+    fn write<U: Write + WriteReady>(&mut self, uart: &mut U) {
         let st = &mut self.state;
         let engine = &mut st.engine;
         // Bytes that cancel a payload the modem still waits for.
@@ -220,11 +213,11 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
                     engine.abort_written += n;
                     st.stats.tx_bytes += n as u64;
                 }
-                None => return false,
+                None => return,
             }
         }
         let Some(mut f) = engine.inflight else {
-            return false;
+            return;
         };
         if f.stage == Stage::Command {
             while engine.line_written < engine.line.len() {
@@ -233,15 +226,11 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
                         engine.line_written += n;
                         st.stats.tx_bytes += n as u64;
                     }
-                    None => return false,
+                    None => return,
                 }
             }
-            let has_payload = matches!(f.op, crate::profile::Op::Send { .. });
-            engine.line_done(has_payload);
-            if !has_payload {
-                return true;
-            }
-            return false;
+            engine.line_done(matches!(f.op, crate::profile::Op::Send { .. }));
+            return;
         }
         if f.stage == Stage::Payload {
             let payload = st.tx_payload.as_slice();
@@ -259,7 +248,6 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             }
             engine.inflight = Some(f);
         }
-        false
     }
 }
 

@@ -88,7 +88,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     pub fn on_event(&mut self, event: Event<'_>) {
         match event {
             Event::Final(result) => {
-                if let Some(c) = self.engine.on_final(result) {
+                if let Some(c) = self.engine.on_final(result, self.now) {
                     self.complete(c);
                 }
             }
@@ -654,10 +654,32 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         None
     }
 
+    /// True when a command is waiting to be started.
+    fn work_waiting(&self) -> bool {
+        self.tx_owner.is_some()
+            || self.sockets.iter().any(|s| {
+                s.pending_read
+                    || matches!(s.phase, Phase::Closing { .. })
+                    || matches!(
+                        s.phase,
+                        Phase::Connecting(
+                            Connecting::CloseLeftover | Connecting::Open(_) | Connecting::LocalPort,
+                            _
+                        )
+                    )
+            })
+    }
+
     /// When the state next needs a poll without new bytes.
     pub fn wake_at(&self) -> Option<Instant> {
         use crate::time::earliest;
         let mut at = self.engine.deadline();
+        if self.engine.inflight.is_none() && self.work_waiting() {
+            at = earliest(
+                at,
+                Some(self.engine.quiet_until.unwrap_or(self.now).max(self.now)),
+            );
+        }
         if self.network_wanted() {
             at = earliest(at, self.net.wake_at());
         }
