@@ -164,13 +164,14 @@ impl Engine {
     /// A final result arrived at `now`.
     pub fn on_final(&mut self, result: Final, now: Instant) -> Option<Completion> {
         match self.inflight {
-            // Still writing the line or the payload: the modem cannot be answering
-            // this command yet, except to refuse it (ERROR in place of the prompt).
+            // Still writing the command line: the modem cannot be answering it yet.
             Some(f) if f.stage == Stage::Command => {
                 self.stats.stray_finals += 1;
                 None
             }
-            Some(f) if f.stage == Stage::Payload && result.is_success() => {
+            // A success before the payload is all written cannot be this command's:
+            // only a refusal can end it then.
+            Some(f) if matches!(f.stage, Stage::Prompt | Stage::Payload) && result.is_success() => {
                 self.stats.stray_finals += 1;
                 None
             }
