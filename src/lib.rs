@@ -37,6 +37,7 @@ pub mod framer;
 mod nal;
 pub mod network;
 pub mod profile;
+mod schedule;
 pub mod socket;
 mod stack;
 mod state;

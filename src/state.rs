@@ -6,7 +6,7 @@ use crate::command::{Completion, Engine, Outcome};
 use crate::error::Reason;
 use crate::fmt::{debug, warning};
 use crate::network::{NetInfo, NetState, PROBE_INTERVAL_MS, REGISTRATION_RETRY_MS, SIM_RETRY_MS};
-use crate::profile::{Command, Event, Final, Info, ModemHandle, Op, Profile, Urc};
+use crate::profile::{Event, Final, Info, ModemHandle, Op, Profile, Urc};
 use crate::socket::{Connecting, Phase, Socket, TxState};
 use crate::time::Instant;
 use crate::Config;
@@ -245,7 +245,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     }
 
     /// Bring-up failed: every socket waiting for the network fails with `reason`.
-    fn fail_bringup(&mut self, reason: Reason) {
+    pub(crate) fn fail_bringup(&mut self, reason: Reason) {
         debug!("bring-up failed: {:?}", reason);
         self.net.last_failure = Some(reason);
         self.net.reset();
@@ -397,7 +397,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
 }
 
 /// The phase a socket enters when its open is confirmed.
-fn connected<const RX: usize>(s: &mut Socket<RX>) -> Phase {
+pub(crate) fn connected<const RX: usize>(s: &mut Socket<RX>) -> Phase {
     s.ever_connected = true;
     Phase::Connected
 }
@@ -443,254 +443,9 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         };
     }
 
-    fn open_steps(&self, slot: usize) -> u8 {
+    pub(crate) fn open_steps(&self, slot: usize) -> u8 {
         let s = &self.sockets[slot];
         self.profile
             .open_steps(s.reuse_port && s.local_port.is_some())
-    }
-
-    /// True when some socket waits for the network.
-    fn network_wanted(&self) -> bool {
-        self.sockets
-            .iter()
-            .any(|s| matches!(s.phase, Phase::Connecting(Connecting::Network, _)))
-    }
-
-    /// Fail connects whose time is up; start the clock on new ones.
-    pub fn check_deadlines(&mut self) {
-        let now = self.now;
-        let timeout = self.config.connect_timeout_ms;
-        let net_reason = match self.net.state {
-            NetState::Unknown | NetState::Probing { .. } | NetState::Configuring(_) => {
-                Reason::ModemNotReady
-            }
-            NetState::Sim { .. } => Reason::SimNotReady,
-            NetState::Registering { .. } => Reason::NotRegistered,
-            NetState::Deactivating | NetState::Attaching { .. } | NetState::Activating => {
-                Reason::PdpActivationFailed
-            }
-            NetState::Ready => Reason::Timeout,
-        };
-        let busy_slot = self.engine.inflight.and(self.op_slot);
-        for (slot, s) in self.sockets.iter_mut().enumerate() {
-            let Phase::Connecting(stage, deadline) = s.phase else {
-                continue;
-            };
-            let Some(deadline) = deadline else {
-                s.phase = Phase::Connecting(stage, Some(now.after(timeout)));
-                continue;
-            };
-            if busy_slot == Some(slot) {
-                continue; // its command is in flight; the completion decides
-            }
-            let open_expired = matches!(stage, Connecting::OpenResult(t) if now >= t);
-            if now >= deadline || open_expired {
-                let reason = match stage {
-                    Connecting::Network => net_reason,
-                    _ => Reason::Timeout,
-                };
-                s.phase = Phase::ConnectFailed(reason);
-            }
-        }
-    }
-
-    /// Choose the next command, write its line into the engine and start it.
-    /// User traffic goes first: closes, then sends, then reads, then bring-up.
-    pub fn start_next(&mut self) {
-        if !self.engine.is_idle(self.now) {
-            return;
-        }
-        let Some((op, slot)) = self.choose() else {
-            return;
-        };
-        let config = &self.config;
-        let cmd = match op {
-            Op::Init(step) => Command::Init { step, config },
-            Op::PdpStatus | Op::PdpActivate | Op::PdpDeactivate => Command::Pdp { op, config },
-            Op::Open { handle, step } => {
-                let s = slot.and_then(|i| self.sockets.get(i));
-                Command::Open {
-                    handle,
-                    step,
-                    host: s.map(|s| s.host.as_str()).unwrap_or(""),
-                    port: s.map(|s| s.port).unwrap_or(0),
-                    local_port: s.filter(|s| s.reuse_port).and_then(|s| s.local_port),
-                    config,
-                }
-            }
-            other => Command::Plain(other),
-        };
-        let line = &mut self.engine.line;
-        // The line buffer is filled to capacity and truncated to what was written.
-        let _ = line.resize(line.capacity(), 0);
-        let written = self.profile.format(&cmd, line.as_mut_slice());
-        match written {
-            Ok(n) if n <= line.len() => line.truncate(n),
-            _ => {
-                line.clear();
-                self.refuse(op, slot);
-                return;
-            }
-        }
-        let timeout = self.profile.timeout_ms(op);
-        self.engine.start(op, self.now, timeout);
-        self.op_slot = slot;
-        self.scratch = Scratch::default();
-        if let Some(slot) = slot {
-            let s = &mut self.sockets[slot];
-            match op {
-                Op::Open { .. } => s.modem_open = true,
-                Op::Send { len, .. } => s.tx = TxState::InFlight(len),
-                _ => {}
-            }
-        }
-    }
-
-    /// The profile cannot format `op`: fail what waited for it.
-    fn refuse(&mut self, op: Op, slot: Option<usize>) {
-        warning!("profile cannot format {:?}", op);
-        match (op, slot) {
-            (Op::Send { .. }, Some(slot)) => {
-                self.sockets[slot].tx = TxState::Done(Err(Reason::SendFailed));
-                self.tx_owner = None;
-                self.tx_payload.clear();
-            }
-            (Op::Read { .. }, Some(slot)) => self.sockets[slot].pending_read = false,
-            (Op::Close { .. }, Some(slot)) => {
-                // Nothing can be closed that cannot be named: forget it locally.
-                self.op_slot = Some(slot);
-                self.complete(Completion {
-                    op,
-                    outcome: Outcome::Final(Final::Ok),
-                });
-            }
-            (Op::LocalPort { .. }, Some(slot)) => {
-                let s = &mut self.sockets[slot];
-                s.phase = connected(s);
-            }
-            (Op::Open { .. }, Some(slot)) => {
-                self.sockets[slot].phase = Phase::ConnectFailed(Reason::InvalidHost)
-            }
-            _ => self.fail_bringup(Reason::ModemError(0)),
-        }
-    }
-
-    fn choose(&mut self) -> Option<(Op, Option<usize>)> {
-        // 1. Closes free modem resources. A close with nothing left in the modem
-        // (its open failed to be written, the modem restarted) ends here.
-        let busy = self.engine.inflight.and(self.op_slot);
-        for (i, s) in self.sockets.iter_mut().enumerate() {
-            if let Phase::Closing { then_free } = s.phase {
-                if !s.modem_open && busy != Some(i) {
-                    s.phase = if then_free { Phase::Free } else { Phase::Idle };
-                }
-            }
-        }
-        for (i, s) in self.sockets.iter().enumerate() {
-            let closing = matches!(
-                s.phase,
-                Phase::Closing { .. } | Phase::Connecting(Connecting::CloseLeftover, _)
-            );
-            if closing && s.modem_open {
-                if let Some(handle) = s.handle {
-                    return Some((Op::Close { handle }, Some(i)));
-                }
-            }
-        }
-        // 2. The queued send.
-        if let Some(i) = self.tx_owner {
-            let s = &self.sockets[i];
-            if let (TxState::Queued(len), Phase::Connected, Some(handle)) =
-                (s.tx, s.phase, s.handle)
-            {
-                return Some((Op::Send { handle, len }, Some(i)));
-            }
-        }
-        // 3. Buffered datagrams waiting in the modem.
-        for (i, s) in self.sockets.iter().enumerate() {
-            if s.pending_read && matches!(s.phase, Phase::Connected | Phase::Shutdown) {
-                if let Some(handle) = s.handle {
-                    return Some((Op::Read { handle }, Some(i)));
-                }
-            }
-        }
-        // 4. Opens and local-port queries for sockets whose network is ready.
-        if self.net.is_ready() {
-            for i in 0..N {
-                if let Phase::Connecting(Connecting::Network, d) = self.sockets[i].phase {
-                    self.sockets[i].phase = Phase::Connecting(Connecting::Open(0), d);
-                }
-                let s = &self.sockets[i];
-                match s.phase {
-                    Phase::Connecting(Connecting::Open(step), _) => {
-                        let handle = if step == 0 {
-                            self.profile.handle_for_slot(i).unwrap_or(Op::NEW_HANDLE)
-                        } else {
-                            s.handle.unwrap_or(Op::NEW_HANDLE)
-                        };
-                        if step == 0 {
-                            self.sockets[i].handle = self.profile.handle_for_slot(i);
-                        }
-                        return Some((Op::Open { handle, step }, Some(i)));
-                    }
-                    Phase::Connecting(Connecting::LocalPort, _) => {
-                        if let Some(handle) = s.handle {
-                            return Some((Op::LocalPort { handle }, Some(i)));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        // 5. Bring-up, only while someone waits for it.
-        if self.network_wanted() {
-            if self.net.started.is_none() {
-                self.net.started = Some(self.now);
-            }
-            if let Some(op) = self.net.next_op(self.now, self.profile.init_steps()) {
-                return Some((op, None));
-            }
-        }
-        None
-    }
-
-    /// True when a command is waiting to be started.
-    fn work_waiting(&self) -> bool {
-        self.tx_owner.is_some()
-            || self.sockets.iter().any(|s| {
-                s.pending_read
-                    || matches!(s.phase, Phase::Closing { .. })
-                    || matches!(
-                        s.phase,
-                        Phase::Connecting(
-                            Connecting::CloseLeftover | Connecting::Open(_) | Connecting::LocalPort,
-                            _
-                        )
-                    )
-            })
-    }
-
-    /// When the state next needs a poll without new bytes.
-    pub fn wake_at(&self) -> Option<Instant> {
-        use crate::time::earliest;
-        let mut at = self.engine.deadline();
-        if self.engine.inflight.is_none() && self.work_waiting() {
-            at = earliest(
-                at,
-                Some(self.engine.quiet_until.unwrap_or(self.now).max(self.now)),
-            );
-        }
-        if self.network_wanted() {
-            at = earliest(at, self.net.wake_at());
-        }
-        for s in self.sockets.iter() {
-            if let Phase::Connecting(stage, d) = s.phase {
-                at = earliest(at, d);
-                if let Connecting::OpenResult(t) = stage {
-                    at = earliest(at, Some(t));
-                }
-            }
-        }
-        at
     }
 }
