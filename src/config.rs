@@ -46,6 +46,18 @@ pub struct Config {
     /// silent this long in the middle of it. Default 1 s (a byte takes 87 µs at
     /// 115200 baud and 1 ms at 9600).
     pub rx_gap_ms: u32,
+    /// While a socket is connected and the link idle, registration and signal
+    /// quality are queried this often (and, in buffer-access receive, the sockets
+    /// are read in case a data URC was missed). 0 turns polling off. Default 60 s.
+    /// Polling pauses while a socket is in queue mode (`queue_mode_rx_off`).
+    pub poll_interval_ms: u32,
+    /// How long registration may stay lost before open sockets are reported lost
+    /// ([`crate::Reason::RegistrationLost`]). Short outages pass unnoticed: the
+    /// modem keeps its sockets and CoAP retransmits. Default 60 s.
+    pub registration_grace_ms: u32,
+    /// After this many commands in a row get no answer, the modem is taken as gone:
+    /// open sockets are reported lost and bring-up starts again. Default 3.
+    pub max_timeouts: u8,
 }
 
 impl Config {
@@ -71,6 +83,9 @@ impl Default for Config {
             pdp_type: PdpType::Ipv4,
             connect_timeout_ms: 240_000,
             rx_gap_ms: 1_000,
+            poll_interval_ms: 60_000,
+            registration_grace_ms: 60_000,
+            max_timeouts: 3,
         }
     }
 }

@@ -57,6 +57,11 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         &self.state.net
     }
 
+    /// The oldest network event not yet taken (registration, context, reboots).
+    pub fn next_event(&mut self) -> Option<crate::NetEvent> {
+        self.state.events.pop()
+    }
+
     /// Driver-wide counters.
     pub fn stats(&self) -> crate::Stats {
         crate::Stats {
@@ -177,6 +182,11 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
                 None => {}
                 Some(frame) => {
                     let event = if self.is_echo(&frame) {
+                        if self.state.net.echo_off_done() {
+                            // Echo came back after it was turned off: the modem
+                            // restarted without a boot banner we could see.
+                            self.state.modem_restarted();
+                        }
                         Event::Echo
                     } else {
                         self.state.profile.classify(frame, &ctx)

@@ -53,6 +53,9 @@ pub enum Reason {
     DnsFailed,
     /// The modem refused to open the socket (its error code).
     OpenFailed(u16),
+    /// The modem still holds a socket with this handle (left over from before an
+    /// MCU reset); the driver closes it and retries once before reporting this.
+    SocketInUse,
     /// The modem answered ERROR (or `+CME ERROR: n`) to a command.
     ModemError(u16),
     /// The modem did not accept the datagram (`SEND FAIL`, `ERROR`, no prompt).

@@ -89,6 +89,15 @@ impl NetInfo {
         self.state == NetState::Ready
     }
 
+    /// True once configuration (echo off first of all) is done: an echoed command
+    /// after that means the modem restarted.
+    pub(crate) fn echo_off_done(&self) -> bool {
+        !matches!(
+            self.state,
+            NetState::Unknown | NetState::Probing { .. } | NetState::Configuring(0)
+        )
+    }
+
     /// The op bring-up wants next, if it is due.
     pub(crate) fn next_op(&self, now: Instant, init_steps: u8) -> Option<Op> {
         match self.state {

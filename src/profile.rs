@@ -326,6 +326,12 @@ pub trait Profile {
         false
     }
 
+    /// The reason for an open refused with the modem's error `code` (from a
+    /// `+CME ERROR` answer or an asynchronous open result).
+    fn open_error(&self, code: u16) -> Reason {
+        Reason::OpenFailed(code)
+    }
+
     /// True when the open can bind a chosen local port (`reuse_last_port`).
     fn can_bind_local_port(&self) -> bool {
         false

@@ -24,6 +24,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
 
     /// Fail connects whose time is up; start the clock on new ones.
     pub fn check_deadlines(&mut self) {
+        self.check_registration();
         let now = self.now;
         let timeout = self.config.connect_timeout_ms;
         let net_reason = match self.net.state {
@@ -217,7 +218,12 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 return Some((op, None));
             }
         }
-        None
+        // 6. Background polls, last of all.
+        if self.signal_due && self.net.is_ready() {
+            self.signal_due = false;
+            return Some((Op::SignalQuality, None));
+        }
+        self.background_poll().map(|op| (op, None))
     }
 
     /// True when a command is waiting to be started.
@@ -239,7 +245,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     /// When the state next needs a poll without new bytes.
     pub fn wake_at(&self) -> Option<Instant> {
         use crate::time::earliest;
-        let mut at = self.engine.deadline();
+        let mut at = earliest(self.engine.deadline(), self.recovery_wake_at());
         if self.engine.inflight.is_none() && self.work_waiting() {
             at = earliest(
                 at,

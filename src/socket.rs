@@ -216,6 +216,8 @@ pub(crate) struct Socket<const RX: usize> {
     pub rx: RxRing<RX>,
     pub stats: SocketStats,
     pub ever_connected: bool,
+    /// An open refused because the modem still held the handle was retried.
+    pub in_use_retried: bool,
 }
 
 impl<const RX: usize> Socket<RX> {
@@ -239,6 +241,7 @@ impl<const RX: usize> Socket<RX> {
                 dropped_too_large: 0,
             },
             ever_connected: false,
+            in_use_retried: false,
         }
     }
 

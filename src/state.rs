@@ -4,6 +4,7 @@
 
 use crate::command::{Completion, Engine, Outcome};
 use crate::error::Reason;
+use crate::events::NetEvent;
 use crate::fmt::{debug, warning};
 use crate::network::{NetInfo, NetState, PROBE_INTERVAL_MS, REGISTRATION_RETRY_MS, SIM_RETRY_MS};
 use crate::profile::{Event, Final, Info, ModemHandle, Op, Profile, Urc};
@@ -59,6 +60,14 @@ pub(crate) struct State<P: Profile, const N: usize, const RX: usize> {
     pub op_slot: Option<usize>,
     pub scratch: Scratch,
     pub stats: Stats,
+    /// When the next background poll is due (set when the link becomes ready).
+    pub next_poll: Option<Instant>,
+    /// Since when registration has been lost while the link was ready.
+    pub reg_lost_at: Option<Instant>,
+    /// Network events for the application.
+    pub events: crate::events::EventQueue,
+    /// A signal quality query follows the registration poll.
+    pub signal_due: bool,
 }
 
 impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
@@ -75,6 +84,10 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             op_slot: None,
             scratch: Scratch::default(),
             stats: Stats::default(),
+            next_poll: None,
+            reg_lost_at: None,
+            events: crate::events::EventQueue::new(),
+            signal_due: false,
         }
     }
 
@@ -106,7 +119,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     fn on_info(&mut self, info: Info<'_>) {
         match info {
             Info::SimReady(ready) => self.scratch.sim_ready = Some(ready),
-            Info::Registration(stat) => self.net.registration = Some((stat, self.now)),
+            Info::Registration(stat) => self.on_registration(stat),
             Info::PdpActive { cid, ip } if cid == self.config.context_id => {
                 self.scratch.pdp_active = true;
                 let mut s = heapless::String::new();
@@ -133,7 +146,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 }
             }
             Urc::Registration(stat) => {
-                self.net.registration = Some((stat, self.now));
+                self.on_registration(stat);
                 if stat.is_registered() {
                     if let NetState::Registering { .. } = self.net.state {
                         self.net.state = NetState::Attaching { tried: false };
@@ -151,7 +164,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                     s.phase = match result {
                         Ok(()) if can_query => Phase::Connecting(Connecting::LocalPort, deadline),
                         Ok(()) => connected(s),
-                        Err(r) => Phase::ConnectFailed(r),
+                        Err(r) => open_failed(s, r, deadline),
                     };
                 }
             }
@@ -163,12 +176,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             }
             Urc::PdpDeactivated(cid) if cid != self.config.context_id => {}
             Urc::PdpDeactivated(_) => {
-                for slot in 0..N {
-                    if self.sockets[slot].modem_open {
-                        self.sockets[slot].lose(Reason::PdpDeactivated);
-                        self.release_tx(slot);
-                    }
-                }
+                self.events.push(NetEvent::PdpDeactivated);
+                self.lose_open_sockets(Reason::PdpDeactivated);
                 self.net.local_ip = None;
                 if !matches!(self.net.state, NetState::Unknown | NetState::Probing { .. }) {
                     self.net.state = NetState::Deactivating;
@@ -231,13 +240,16 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         self.tx_payload.clear();
         if was_up || lost_any {
             self.net.reboots += 1;
+            self.events.push(NetEvent::ModemRebooted);
             warning!("modem restarted");
         }
+        self.next_poll = None;
+        self.reg_lost_at = None;
         self.net.reset();
         self.net.state = NetState::Probing { next: self.now };
     }
 
-    fn release_tx(&mut self, slot: usize) {
+    pub(crate) fn release_tx(&mut self, slot: usize) {
         if self.tx_owner == Some(slot) && !matches!(self.sockets[slot].tx, TxState::InFlight(_)) {
             self.tx_owner = None;
             self.tx_payload.clear();
@@ -301,9 +313,10 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                     .net
                     .registration
                     .is_some_and(|(s, _)| s.is_registered());
-                if ok && registered {
+                let registering = matches!(self.net.state, NetState::Registering { .. });
+                if registering && ok && registered {
                     self.net.state = NetState::Attaching { tried: false };
-                } else if let NetState::Registering { .. } = self.net.state {
+                } else if registering {
                     self.net.last_failure = Some(Reason::NotRegistered);
                     self.net.state = NetState::Registering {
                         next: now.after(REGISTRATION_RETRY_MS),
@@ -314,8 +327,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             Op::PdpStatus => {
                 let tried = matches!(self.net.state, NetState::Attaching { tried: true });
                 if ok && scratch.pdp_active {
-                    self.net.state = NetState::Ready;
-                    self.net.last_failure = None;
+                    self.link_ready();
                 } else if ok && !tried {
                     self.net.local_ip = None;
                     self.net.state = NetState::Activating;
@@ -380,17 +392,14 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             Op::SignalQuality => {}
         }
         if let Outcome::Timeout = c.outcome {
-            if self.engine.consecutive_timeouts >= 3 {
+            if self.engine.consecutive_timeouts >= self.config.max_timeouts.max(1) {
                 // The modem is not answering at all: assume it is gone.
                 warning!("modem silent, restarting bring-up");
                 self.engine.consecutive_timeouts = 0;
-                for slot in 0..N {
-                    if self.sockets[slot].modem_open {
-                        self.sockets[slot].lose(Reason::Timeout);
-                        self.release_tx(slot);
-                    }
-                }
+                self.lose_open_sockets(Reason::Timeout);
+                self.events.push(NetEvent::ModemUnresponsive);
                 self.net.reset();
+                self.next_poll = None;
             }
         }
     }
@@ -399,7 +408,25 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
 /// The phase a socket enters when its open is confirmed.
 pub(crate) fn connected<const RX: usize>(s: &mut Socket<RX>) -> Phase {
     s.ever_connected = true;
+    s.in_use_retried = false;
     Phase::Connected
+}
+
+/// The phase after a refused open: a handle the modem still holds from before an
+/// MCU reset is closed and the open tried again, once.
+fn open_failed<const RX: usize>(
+    s: &mut Socket<RX>,
+    reason: Reason,
+    deadline: Option<Instant>,
+) -> Phase {
+    if reason == Reason::SocketInUse && !s.in_use_retried {
+        s.in_use_retried = true;
+        s.modem_open = true;
+        Phase::Connecting(Connecting::CloseLeftover, deadline)
+    } else {
+        s.in_use_retried = false;
+        Phase::ConnectFailed(reason)
+    }
 }
 
 impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
@@ -417,6 +444,10 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         let can_query = self.profile.can_query_local_port();
         let wait = self.profile.open_result_timeout_ms();
         let now = self.now;
+        let reason = match failure {
+            Reason::ModemError(code) => self.profile.open_error(code),
+            other => other,
+        };
         let s = &mut self.sockets[slot];
         if let Some(h) = scratch.opened {
             s.handle = Some(h);
@@ -425,11 +456,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             return;
         };
         s.phase = if !ok {
-            let reason = match failure {
-                Reason::ModemError(code) => Reason::OpenFailed(code),
-                other => other,
-            };
-            Phase::ConnectFailed(reason)
+            open_failed(s, reason, deadline)
         } else if s.handle.is_none() {
             Phase::ConnectFailed(Reason::OpenFailed(0))
         } else if step + 1 < steps {

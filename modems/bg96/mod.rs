@@ -38,8 +38,18 @@ pub struct Bg96 {
 /// The configuration commands run after the modem answers a probe, in order.
 const INIT_STEPS: u8 = 4;
 
-/// BG96 open error for a DNS failure.
+/// BG96 open error: socket identity already in use.
+const ERR_IN_USE: u16 = 563;
+/// BG96 open error: DNS failure.
 const ERR_DNS: u16 = 565;
+
+fn open_error(code: u16) -> Reason {
+    match code {
+        ERR_IN_USE => Reason::SocketInUse,
+        ERR_DNS => Reason::DnsFailed,
+        e => Reason::OpenFailed(e),
+    }
+}
 
 impl Bg96 {
     /// A profile with direct-push receive.
@@ -120,6 +130,10 @@ impl Profile for Bg96 {
 
     fn can_bind_local_port(&self) -> bool {
         true
+    }
+
+    fn open_error(&self, code: u16) -> Reason {
+        open_error(code)
     }
 
     fn reads_buffered_data(&self) -> bool {
@@ -299,8 +313,7 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
                 handle: r.connect_id,
                 result: match r.err {
                     0 => Ok(()),
-                    ERR_DNS => Err(Reason::DnsFailed),
-                    e => Err(Reason::OpenFailed(e)),
+                    e => Err(open_error(e)),
                 },
             }),
             None => Event::Unknown,

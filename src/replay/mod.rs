@@ -345,6 +345,14 @@ fn call<P: Profile>(
             let name = st.split([' ', '(', '{']).next().unwrap_or("").to_string();
             format!("OK {name}")
         }
+        "event" => match stack.driver.next_event() {
+            Some(e) => format!("OK {e:?}"),
+            None => "OK none".into(),
+        },
+        "signal" => match stack.driver.network().signal {
+            Some(((rssi, ber), _)) => format!("OK {rssi},{ber}"),
+            None => "OK none".into(),
+        },
         "ip" => match &stack.driver.network().local_ip {
             Some((ip, _)) => format!("OK {ip}"),
             None => "OK none".into(),
