@@ -57,6 +57,7 @@ pub use config::{AddressFamily, Config, PdpType, MAX_APN};
 pub use driver::{Driver, INGRESS_CAPACITY};
 pub use error::{Codes, Error, Reason};
 pub use events::NetEvent;
+pub use nal::NalSocket;
 pub use profile::Profile;
 pub use socket::{SocketHandle, SocketState, SocketStats};
 pub use stack::NetStack;

@@ -23,6 +23,14 @@ pub struct NalSocket {
     remote: Option<SocketAddr>,
 }
 
+impl NalSocket {
+    /// The driver's handle, for the calls embedded-nal does not have (counters,
+    /// state, local port).
+    pub fn handle(&self) -> SocketHandle {
+        self.handle
+    }
+}
+
 impl<P, U, C, const N: usize, const RX: usize> embedded_nal::UdpClientStack
     for NetStack<'_, P, U, C, N, RX>
 where
@@ -42,10 +50,7 @@ where
     }
 
     fn connect(&mut self, socket: &mut NalSocket, remote: SocketAddr) -> Result<(), Error> {
-        let mut host: heapless::String<48> = heapless::String::new();
-        let mut port: heapless::String<6> = heapless::String::new();
-        write!(host, "{}", remote.ip()).map_err(|_| Error::Failed(Reason::InvalidHost))?;
-        write!(port, "{}", remote.port()).map_err(|_| Error::Failed(Reason::InvalidPort))?;
+        let (host, port) = remote_text(remote)?;
         socket.remote = Some(remote);
         match NetStack::connect(self, socket.handle, &host, &port) {
             Ok(()) | Err(Error::InProgress) => Ok(()),
@@ -61,7 +66,10 @@ where
                 Phase::Connecting(..) => return Err(nb::Error::WouldBlock),
                 Phase::ConnectFailed(_) => {
                     // Report the failure through connect's own path (it resets it).
-                    let (host, port) = remote_text(socket.remote)?;
+                    let remote = socket
+                        .remote
+                        .ok_or(nb::Error::Other(Error::Failed(Reason::InvalidState)))?;
+                    let (host, port) = remote_text(remote).map_err(nb::Error::Other)?;
                     return match NetStack::connect(self, h, &host, &port) {
                         Err(e) => Err(nb::Error::Other(e)),
                         Ok(()) => Err(nb::Error::WouldBlock),
@@ -102,15 +110,11 @@ where
     }
 }
 
-fn remote_text(
-    remote: Option<SocketAddr>,
-) -> Result<(heapless::String<48>, heapless::String<6>), nb::Error<Error>> {
-    let remote = remote.ok_or(nb::Error::Other(Error::Failed(Reason::InvalidState)))?;
+/// The remote as the host and port text a connect takes.
+fn remote_text(remote: SocketAddr) -> Result<(heapless::String<48>, heapless::String<6>), Error> {
     let mut host = heapless::String::new();
     let mut port = heapless::String::new();
-    write!(host, "{}", remote.ip())
-        .map_err(|_| nb::Error::Other(Error::Failed(Reason::InvalidHost)))?;
-    write!(port, "{}", remote.port())
-        .map_err(|_| nb::Error::Other(Error::Failed(Reason::InvalidPort)))?;
+    write!(host, "{}", remote.ip()).map_err(|_| Error::Failed(Reason::InvalidHost))?;
+    write!(port, "{}", remote.port()).map_err(|_| Error::Failed(Reason::InvalidPort))?;
     Ok((host, port))
 }
