@@ -8,7 +8,9 @@
 
 use crate::error::{Error, Reason};
 use crate::profile::Profile;
-use crate::socket::{Connecting, Phase, SocketHandle, SocketState, SocketStats, TxState, MAX_HOST};
+use crate::socket::{
+    Connecting, Phase, Socket, SocketHandle, SocketState, SocketStats, TxState, MAX_HOST,
+};
 use crate::state::MAX_PAYLOAD;
 use crate::{AddressFamily, Driver, PdpType};
 
@@ -46,8 +48,19 @@ pub fn parse_port(port: &str) -> Result<u16, Error> {
 
 impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     fn slot(&self, h: SocketHandle) -> Result<usize, Error> {
+        self.socket(h).map(|_| h.index())
+    }
+
+    fn socket(&self, h: SocketHandle) -> Result<&Socket<RX>, Error> {
         match self.state.sockets.get(h.index()) {
-            Some(s) if s.in_use() => Ok(h.index()),
+            Some(s) if s.in_use() => Ok(s),
+            _ => Err(Error::Failed(Reason::BadHandle)),
+        }
+    }
+
+    fn socket_mut(&mut self, h: SocketHandle) -> Result<&mut Socket<RX>, Error> {
+        match self.state.sockets.get_mut(h.index()) {
+            Some(s) if s.in_use() => Ok(s),
             _ => Err(Error::Failed(Reason::BadHandle)),
         }
     }
@@ -66,12 +79,15 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             return Err(Error::NotSupported);
         }
         let max = self.state.profile.limits().max_sockets.min(N);
-        let slot = self.state.sockets[..max]
-            .iter()
-            .position(|s| !s.in_use())
+        let (slot, s) = self
+            .state
+            .sockets
+            .iter_mut()
+            .take(max)
+            .enumerate()
+            .find(|(_, s)| !s.in_use())
             .ok_or(Error::Failed(Reason::NoFreeSocket))?;
-        let s = &mut self.state.sockets[slot];
-        *s = crate::socket::Socket::new();
+        *s = Socket::new();
         s.phase = Phase::Idle;
         Ok(SocketHandle(slot as u8))
     }
@@ -80,11 +96,11 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     /// as far as needed, then opens the socket. [`Error::InProgress`] until done.
     /// A bad host or port is refused before anything is queued.
     pub fn connect(&mut self, h: SocketHandle, host: &str, port: &str) -> Result<(), Error> {
-        let slot = self.slot(h)?;
+        self.socket(h)?;
         let max = self.state.profile.limits().max_host_len;
         let host = validate_host(host, max)?;
         let port = parse_port(port)?;
-        let s = &mut self.state.sockets[slot];
+        let s = self.socket_mut(h)?;
         s.rx_off = false;
         match s.phase {
             Phase::Connecting(..) if s.host == host && s.port == port => Err(Error::InProgress),
@@ -126,7 +142,10 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         let slot = self.slot(h)?;
         let mtu = self.inner_mtu(h)?;
         let st = &mut self.state;
-        let s = &mut st.sockets[slot];
+        let s = st
+            .sockets
+            .get_mut(slot)
+            .ok_or(Error::Failed(Reason::BadHandle))?;
         s.rx_off = false;
         if let TxState::Done(result) = s.tx {
             s.tx = TxState::Idle;
@@ -160,8 +179,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     /// the next one is intact). Datagrams that arrived before a socket loss are
     /// delivered before the loss is reported.
     pub fn recv(&mut self, h: SocketHandle, buf: &mut [u8]) -> Result<usize, Error> {
-        let slot = self.slot(h)?;
-        let s = &mut self.state.sockets[slot];
+        let s = self.socket_mut(h)?;
         s.rx_off = false;
         if let Some((len, copied)) = s.rx.pop(buf) {
             if copied {
@@ -181,8 +199,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     /// `anj_udp_shutdown`: no more sends; buffered datagrams can still be read. The
     /// modem socket stays open until [`Driver::close`].
     pub fn shutdown(&mut self, h: SocketHandle) -> Result<(), Error> {
-        let slot = self.slot(h)?;
-        let s = &mut self.state.sockets[slot];
+        let s = self.socket_mut(h)?;
         match s.phase {
             Phase::Connected | Phase::Shutdown | Phase::Lost(_) => {
                 if s.phase == Phase::Connected {
@@ -210,7 +227,10 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         let slot = self.slot(h)?;
         let st = &mut self.state;
         let in_flight = st.engine.inflight.is_some() && st.op_slot == Some(slot);
-        let s = &mut st.sockets[slot];
+        let s = st
+            .sockets
+            .get_mut(slot)
+            .ok_or(Error::Failed(Reason::BadHandle))?;
         s.rx.clear();
         s.pending_read = false;
         s.rx_off = false;
@@ -235,24 +255,23 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
 
     /// `anj_udp_get_inner_mtu`: the largest datagram `send` takes.
     pub fn inner_mtu(&self, h: SocketHandle) -> Result<usize, Error> {
-        self.slot(h)?;
+        self.socket(h)?;
         Ok(self.state.profile.limits().max_send.min(MAX_PAYLOAD))
     }
 
     /// `anj_udp_get_state`, answered from cached state.
     pub fn state(&self, h: SocketHandle) -> Result<SocketState, Error> {
-        let slot = self.slot(h)?;
-        Ok(self.state.sockets[slot].state())
+        Ok(self.socket(h)?.state())
     }
 
     /// `anj_udp_reuse_last_port`: the next connect binds the local port the socket
     /// had last time, so a server's NAT binding survives a reconnect.
     pub fn reuse_last_port(&mut self, h: SocketHandle) -> Result<(), Error> {
-        let slot = self.slot(h)?;
+        self.socket(h)?;
         if !self.state.profile.can_bind_local_port() {
             return Err(Error::NotSupported);
         }
-        let s = &mut self.state.sockets[slot];
+        let s = self.socket_mut(h)?;
         if !s.ever_connected || s.local_port.is_none() {
             return Err(Error::Failed(Reason::InvalidState));
         }
@@ -262,8 +281,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
 
     /// The local port the modem gave the socket, if known.
     pub fn local_port(&self, h: SocketHandle) -> Result<Option<u16>, Error> {
-        let slot = self.slot(h)?;
-        Ok(self.state.sockets[slot].local_port)
+        Ok(self.socket(h)?.local_port)
     }
 
     /// `anj_udp_get_bytes_sent`: payload bytes the modem accepted.
@@ -278,14 +296,13 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
 
     /// Per-socket counters.
     pub fn socket_stats(&self, h: SocketHandle) -> Result<SocketStats, Error> {
-        let slot = self.slot(h)?;
-        Ok(self.state.sockets[slot].stats)
+        Ok(self.socket(h)?.stats)
     }
 
     /// `anj_udp_get_system_socket`: there is no OS socket behind a modem socket;
     /// always `None` (the C layer returns NULL).
     pub fn system_socket(&self, h: SocketHandle) -> Result<Option<()>, Error> {
-        self.slot(h)?;
+        self.socket(h)?;
         Ok(None)
     }
 
@@ -293,8 +310,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     /// send. Idempotent; any later call on the socket turns reception back on.
     /// Background polling for this socket stops meanwhile.
     pub fn queue_mode_rx_off(&mut self, h: SocketHandle) -> Result<(), Error> {
-        let slot = self.slot(h)?;
-        self.state.sockets[slot].rx_off = true;
+        self.socket_mut(h)?.rx_off = true;
         Ok(())
     }
 }

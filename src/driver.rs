@@ -96,7 +96,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         self.advance(now);
         let mut taken = 0;
         while taken < bytes.len() {
-            let n = self.ingress.push(&bytes[taken..]);
+            let n = self.ingress.push(bytes.get(taken..).unwrap_or(&[]));
             if n > 0 {
                 self.on_bytes(n);
             }
@@ -207,7 +207,8 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         let sent = sent
             .iter()
             .rposition(|&b| b != b'\r' && b != b'\n')
-            .map_or(&[][..], |end| &sent[..=end]);
+            .and_then(|end| sent.get(..=end))
+            .unwrap_or(&[]);
         !sent.is_empty() && *line == sent
     }
 
@@ -215,48 +216,49 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     fn write<U: Write + WriteReady>(&mut self, uart: &mut U) {
         let st = &mut self.state;
         let engine = &mut st.engine;
+        let tx_bytes = &mut st.stats.tx_bytes;
         // Bytes that cancel a payload the modem still waits for.
-        while engine.abort_written < engine.abort.len() {
-            let rest = &engine.abort[engine.abort_written..];
-            match write_some(uart, rest) {
-                Some(n) => {
-                    engine.abort_written += n;
-                    st.stats.tx_bytes += n as u64;
-                }
-                None => return,
-            }
+        if !write_from(uart, engine.abort, &mut engine.abort_written, tx_bytes) {
+            return;
         }
         let Some(mut f) = engine.inflight else {
             return;
         };
-        if f.stage == Stage::Command {
-            while engine.line_written < engine.line.len() {
-                match write_some(uart, &engine.line[engine.line_written..]) {
-                    Some(n) => {
-                        engine.line_written += n;
-                        st.stats.tx_bytes += n as u64;
-                    }
-                    None => return,
+        match f.stage {
+            Stage::Command => {
+                if write_from(uart, &engine.line, &mut engine.line_written, tx_bytes) {
+                    engine.line_done(matches!(f.op, crate::profile::Op::Send { .. }));
                 }
             }
-            engine.line_done(matches!(f.op, crate::profile::Op::Send { .. }));
-            return;
+            Stage::Payload => {
+                if write_from(uart, &st.tx_payload, &mut f.payload_written, tx_bytes) {
+                    f.stage = Stage::Final;
+                }
+                engine.inflight = Some(f);
+            }
+            Stage::Prompt | Stage::Final => {}
         }
-        if f.stage == Stage::Payload {
-            let payload = st.tx_payload.as_slice();
-            while f.payload_written < payload.len() {
-                match write_some(uart, &payload[f.payload_written..]) {
-                    Some(n) => {
-                        f.payload_written += n;
-                        st.stats.tx_bytes += n as u64;
-                    }
-                    None => break,
-                }
+    }
+}
+
+/// Write `bytes[*written..]` as far as the UART takes it; true when all is written.
+fn write_from<U: Write + WriteReady>(
+    uart: &mut U,
+    bytes: &[u8],
+    written: &mut usize,
+    tx_bytes: &mut u64,
+) -> bool {
+    loop {
+        let Some(rest) = bytes.get(*written..).filter(|r| !r.is_empty()) else {
+            return true;
+        };
+        match write_some(uart, rest) {
+            Some(n) => {
+                let n = n.min(rest.len());
+                *written += n;
+                *tx_bytes += n as u64;
             }
-            if f.payload_written >= payload.len() {
-                f.stage = Stage::Final;
-            }
-            engine.inflight = Some(f);
+            None => return false,
         }
     }
 }

@@ -122,7 +122,7 @@ impl Framer {
         if blanks > 0 {
             return (None, blanks);
         }
-        if ctx.awaiting_prompt && buf[0] == profile.prompt_byte() {
+        if ctx.awaiting_prompt && buf.first() == Some(&profile.prompt_byte()) {
             let used = if buf.get(1) == Some(&b' ') { 2 } else { 1 };
             return (Some(Frame::Prompt), used);
         }
@@ -138,7 +138,7 @@ impl Framer {
             self.stats.overlong_lines += 1;
             return (None, end + 1);
         }
-        let line = trim(&buf[..end]);
+        let line = trim(buf.get(..end).unwrap_or(&[]));
         if line.is_empty() {
             return (None, end + 1);
         }
@@ -146,7 +146,7 @@ impl Framer {
             return (Some(Frame::Line(line)), end + 1);
         };
         // The payload starts after the whole line terminator: "\r\n", or a lone "\n".
-        let start = if buf[end] == b'\r' {
+        let start = if buf.get(end) == Some(&b'\r') {
             match buf.get(end + 1) {
                 None => return (None, 0),
                 Some(b'\n') => end + 2,
@@ -161,16 +161,10 @@ impl Framer {
             self.stats.bad_lengths += 1;
             return (None, start);
         }
-        if buf.len() < start + len {
-            return (None, 0);
+        match buf.get(start..start + len) {
+            Some(data) => (Some(Frame::Payload { header: line, data }), start + len),
+            None => (None, 0),
         }
-        (
-            Some(Frame::Payload {
-                header: line,
-                data: &buf[start..start + len],
-            }),
-            start + len,
-        )
     }
 }
 
@@ -227,7 +221,9 @@ impl<const N: usize> Ingress<N> {
     pub fn push(&mut self, bytes: &[u8]) -> usize {
         let spare = self.spare();
         let n = bytes.len().min(spare.len());
-        spare[..n].copy_from_slice(&bytes[..n]);
+        for (slot, &b) in spare.iter_mut().zip(bytes) {
+            *slot = b;
+        }
         self.commit(n);
         n
     }

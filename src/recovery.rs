@@ -53,10 +53,11 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     /// Report every socket the modem holds as lost.
     pub(crate) fn lose_open_sockets(&mut self, reason: Reason) {
         for slot in 0..N {
-            if self.sockets[slot].modem_open {
-                self.sockets[slot].lose(reason);
-                self.release_tx(slot);
+            match self.sockets.get_mut(slot) {
+                Some(s) if s.modem_open => s.lose(reason),
+                _ => continue,
             }
+            self.release_tx(slot);
         }
     }
 

@@ -84,15 +84,15 @@ pub fn join(out: &mut [u8], parts: &[&[u8]]) -> Option<usize> {
 pub fn decimal(v: u32, buf: &mut [u8; 10]) -> &[u8] {
     let mut i = buf.len();
     let mut v = v;
-    loop {
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
             break;
         }
     }
-    &buf[i..]
+    buf.get(i..).unwrap_or(&[])
 }
 
 #[cfg(test)]

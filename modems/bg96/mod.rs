@@ -280,6 +280,97 @@ impl Profile for Bg96 {
         // ESC: the BG96 abandons a pending data input.
         b"\x1b"
     }
+
+    fn op_for_host_line(&self, line: &[u8]) -> Option<Op> {
+        host_line_op(line)
+    }
+}
+
+/// `line` without `prefix`, compared without regard to ASCII case.
+fn strip_ci<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = line.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| line.get(prefix.len()..))
+        .flatten()
+}
+
+/// The op a BG96 command line written by another host stands for (for replaying
+/// field logs: the line tells the framer and `classify` what is in flight). Query
+/// forms that only look like an op (`AT+QISEND=<id>,0`, `AT+QIRD=<id>,0`) and
+/// commands cellsock does not send map to nothing.
+fn host_line_op(line: &[u8]) -> Option<Op> {
+    let line = line.trim_ascii();
+    let id = |params: &[u8]| -> Option<u8> {
+        let n = number(fields(params).next()?)?;
+        u8::try_from(n).ok()
+    };
+    if line.eq_ignore_ascii_case(b"AT") {
+        return Some(Op::Probe);
+    }
+    if line.eq_ignore_ascii_case(b"ATE0") {
+        return Some(Op::Init(0));
+    }
+    if line.eq_ignore_ascii_case(b"AT+CPIN?") {
+        return Some(Op::SimStatus);
+    }
+    if line.eq_ignore_ascii_case(b"AT+CEREG?") {
+        return Some(Op::Registration);
+    }
+    if line.eq_ignore_ascii_case(b"AT+QIACT?") {
+        return Some(Op::PdpStatus);
+    }
+    if line.eq_ignore_ascii_case(b"AT+CSQ") {
+        return Some(Op::SignalQuality);
+    }
+    if strip_ci(line, b"AT+CMEE=").is_some() {
+        return Some(Op::Init(1));
+    }
+    if strip_ci(line, b"AT+CEREG=").is_some() {
+        return Some(Op::Init(2));
+    }
+    if let Some(p) = strip_ci(line, b"AT+QICSGP=") {
+        // The set form has the APN; "AT+QICSGP=1" alone is a query.
+        return (fields(p).count() > 1).then_some(Op::Init(3));
+    }
+    if strip_ci(line, b"AT+QIACT=").is_some() {
+        return Some(Op::PdpActivate);
+    }
+    if strip_ci(line, b"AT+QIDEACT=").is_some() {
+        return Some(Op::PdpDeactivate);
+    }
+    if let Some(p) = strip_ci(line, b"AT+QIOPEN=") {
+        // <cid>,<connectID>,...
+        let handle = fields(p).nth(1).and_then(number)?;
+        return Some(Op::Open {
+            handle: u8::try_from(handle).ok()?,
+            step: 0,
+        });
+    }
+    if let Some(p) = strip_ci(line, b"AT+QISEND=") {
+        // <connectID>,<len>; a length of 0 is the counter query, no prompt.
+        let len = fields(p).nth(1).and_then(number)?;
+        return match u16::try_from(len).ok()? {
+            0 => None,
+            len => Some(Op::Send {
+                handle: id(p)?,
+                len,
+            }),
+        };
+    }
+    if let Some(p) = strip_ci(line, b"AT+QIRD=") {
+        // <connectID>[,<len>]; a length of 0 is the counter query.
+        return match fields(p).nth(1).map(number) {
+            Some(Some(0)) => None,
+            _ => Some(Op::Read { handle: id(p)? }),
+        };
+    }
+    if let Some(p) = strip_ci(line, b"AT+QICLOSE=") {
+        return Some(Op::Close { handle: id(p)? });
+    }
+    if let Some(p) = strip_ci(line, b"AT+QISTATE=1,") {
+        return Some(Op::LocalPort { handle: id(p)? });
+    }
+    None
 }
 
 fn parse<'a, T: atat::serde_at::serde::Deserialize<'a>>(line: &'a [u8]) -> Option<T> {
@@ -301,7 +392,7 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
     if let Some(code) = after(line, b"+CME ERROR:").or_else(|| after(line, b"+CMS ERROR:")) {
         return Event::Final(Final::CmeError(number(code).unwrap_or(0) as u16));
     }
-    if line.len() >= 2 && line[..2].eq_ignore_ascii_case(b"AT") {
+    if line.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"AT")) {
         return Event::Echo;
     }
     if let Some(params) = after(line, b"+QIURC:") {
