@@ -103,8 +103,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         self.engine.start(op, self.now, timeout);
         self.op_slot = slot;
         self.scratch = Scratch::default();
-        if let Some(slot) = slot {
-            let s = &mut self.sockets[slot];
+        if let Some(s) = slot.and_then(|i| self.sockets.get_mut(i)) {
             match op {
                 Op::Open { .. } => s.modem_open = true,
                 Op::Send { len, .. } => s.tx = TxState::InFlight(len),
@@ -116,28 +115,24 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     /// The profile cannot format `op`: fail what waited for it.
     fn refuse(&mut self, op: Op, slot: Option<usize>) {
         warning!("profile cannot format {:?}", op);
-        match (op, slot) {
-            (Op::Send { .. }, Some(slot)) => {
-                self.sockets[slot].tx = TxState::Done(Err(Reason::SendFailed));
+        let socket = slot.and_then(|i| self.sockets.get_mut(i));
+        match (op, socket) {
+            (Op::Send { .. }, Some(s)) => {
+                s.tx = TxState::Done(Err(Reason::SendFailed));
                 self.tx_owner = None;
                 self.tx_payload.clear();
             }
-            (Op::Read { .. }, Some(slot)) => self.sockets[slot].pending_read = false,
-            (Op::Close { .. }, Some(slot)) => {
+            (Op::Read { .. }, Some(s)) => s.pending_read = false,
+            (Op::Close { .. }, Some(_)) => {
                 // Nothing can be closed that cannot be named: forget it locally.
-                self.op_slot = Some(slot);
+                self.op_slot = slot;
                 self.complete(Completion {
                     op,
                     outcome: Outcome::Final(Final::Ok),
                 });
             }
-            (Op::LocalPort { .. }, Some(slot)) => {
-                let s = &mut self.sockets[slot];
-                s.phase = connected(s);
-            }
-            (Op::Open { .. }, Some(slot)) => {
-                self.sockets[slot].phase = Phase::ConnectFailed(Reason::InvalidHost)
-            }
+            (Op::LocalPort { .. }, Some(s)) => s.phase = connected(s),
+            (Op::Open { .. }, Some(s)) => s.phase = Phase::ConnectFailed(Reason::InvalidHost),
             _ => self.fail_bringup(Reason::ModemError(0)),
         }
     }
@@ -165,8 +160,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             }
         }
         // 2. The queued send.
-        if let Some(i) = self.tx_owner {
-            let s = &self.sockets[i];
+        if let Some((i, s)) = self.tx_owner.and_then(|i| Some((i, self.sockets.get(i)?))) {
             if let (TxState::Queued(len), Phase::Connected, Some(handle)) =
                 (s.tx, s.phase, s.handle)
             {
@@ -183,21 +177,16 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         }
         // 4. Opens and local-port queries for sockets whose network is ready.
         if self.net.is_ready() {
-            for i in 0..N {
-                if let Phase::Connecting(Connecting::Network, d) = self.sockets[i].phase {
-                    self.sockets[i].phase = Phase::Connecting(Connecting::Open(0), d);
+            for (i, s) in self.sockets.iter_mut().enumerate() {
+                if let Phase::Connecting(Connecting::Network, d) = s.phase {
+                    s.phase = Phase::Connecting(Connecting::Open(0), d);
                 }
-                let s = &self.sockets[i];
                 match s.phase {
                     Phase::Connecting(Connecting::Open(step), _) => {
-                        let handle = if step == 0 {
-                            self.profile.handle_for_slot(i).unwrap_or(Op::NEW_HANDLE)
-                        } else {
-                            s.handle.unwrap_or(Op::NEW_HANDLE)
-                        };
                         if step == 0 {
-                            self.sockets[i].handle = self.profile.handle_for_slot(i);
+                            s.handle = self.profile.handle_for_slot(i);
                         }
+                        let handle = s.handle.unwrap_or(Op::NEW_HANDLE);
                         return Some((Op::Open { handle, step }, Some(i)));
                     }
                     Phase::Connecting(Connecting::LocalPort, _) => {

@@ -92,9 +92,11 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     }
 
     fn slot_of(&self, handle: ModemHandle) -> Option<usize> {
-        self.sockets
-            .iter()
-            .position(|s| s.in_use() && s.handle == Some(handle) && s.modem_open)
+        self.sockets.iter().position(|s| owns(s, handle))
+    }
+
+    fn socket_of(&mut self, handle: ModemHandle) -> Option<&mut Socket<RX>> {
+        self.sockets.iter_mut().find(|s| owns(s, handle))
     }
 
     /// Act on one event from the modem.
@@ -159,7 +161,9 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                     return;
                 };
                 let can_query = self.profile.can_query_local_port();
-                let s = &mut self.sockets[slot];
+                let Some(s) = self.sockets.get_mut(slot) else {
+                    return;
+                };
                 if let Phase::Connecting(Connecting::OpenResult(_), deadline) = s.phase {
                     s.phase = match result {
                         Ok(()) if can_query => Phase::Connecting(Connecting::LocalPort, deadline),
@@ -170,7 +174,9 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             }
             Urc::Closed(handle) => {
                 if let Some(slot) = self.slot_of(handle) {
-                    self.sockets[slot].lose(Reason::SocketClosed);
+                    if let Some(s) = self.sockets.get_mut(slot) {
+                        s.lose(Reason::SocketClosed);
+                    }
                     self.release_tx(slot);
                 }
             }
@@ -184,8 +190,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 }
             }
             Urc::DataPending(handle) => {
-                if let Some(slot) = self.slot_of(handle) {
-                    self.sockets[slot].pending_read = true;
+                if let Some(s) = self.socket_of(handle) {
+                    s.pending_read = true;
                 }
             }
         }
@@ -193,11 +199,10 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
 
     fn on_datagram(&mut self, handle: ModemHandle, data: &[u8]) {
         self.scratch.datagram = true;
-        let Some(slot) = self.slot_of(handle) else {
+        let Some(s) = self.socket_of(handle) else {
             self.stats.stray_datagrams += 1;
             return;
         };
-        let s = &mut self.sockets[slot];
         let accepting = matches!(
             s.phase,
             Phase::Connected
@@ -219,8 +224,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         }
         let was_up = !matches!(self.net.state, NetState::Unknown | NetState::Probing { .. });
         let mut lost_any = false;
-        for slot in 0..N {
-            let s = &mut self.sockets[slot];
+        for (slot, s) in self.sockets.iter_mut().enumerate() {
             if s.modem_open {
                 lost_any = true;
                 s.lose(Reason::ModemRebooted);
@@ -250,7 +254,11 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     }
 
     pub(crate) fn release_tx(&mut self, slot: usize) {
-        if self.tx_owner == Some(slot) && !matches!(self.sockets[slot].tx, TxState::InFlight(_)) {
+        let in_flight = self
+            .sockets
+            .get(slot)
+            .is_some_and(|s| matches!(s.tx, TxState::InFlight(_)));
+        if self.tx_owner == Some(slot) && !in_flight {
             self.tx_owner = None;
             self.tx_payload.clear();
         }
@@ -338,8 +346,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             Op::PdpActivate => self.net.state = NetState::Attaching { tried: true },
             Op::Open { step, .. } => self.open_done(slot, step, ok, failure, scratch),
             Op::LocalPort { .. } => {
-                if let Some(slot) = slot {
-                    let s = &mut self.sockets[slot];
+                if let Some(s) = slot.and_then(|i| self.sockets.get_mut(i)) {
                     if ok && scratch.local_port.is_some() {
                         s.local_port = scratch.local_port;
                     }
@@ -349,31 +356,29 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 }
             }
             Op::Send { len, .. } => {
-                if let Some(slot) = slot {
-                    let s = &mut self.sockets[slot];
+                if let Some(s) = slot.and_then(|i| self.sockets.get_mut(i)) {
                     if let TxState::InFlight(_) = s.tx {
                         s.tx = TxState::Done(if ok { Ok(len) } else { Err(failure) });
                         if ok {
                             s.stats.bytes_sent += len as u64;
                         }
                     }
-                    if self.tx_owner == Some(slot) {
-                        self.tx_owner = None;
-                        self.tx_payload.clear();
-                    }
+                }
+                if slot.is_some() && self.tx_owner == slot {
+                    self.tx_owner = None;
+                    self.tx_payload.clear();
                 }
             }
             Op::Read { .. } => {
-                if let Some(slot) = slot {
+                if let Some(s) = slot.and_then(|i| self.sockets.get_mut(i)) {
                     // One read returns one datagram: read again until the modem says
                     // nothing is left, or stop on failure.
-                    self.sockets[slot].pending_read = ok && scratch.datagram && !scratch.no_data;
+                    s.pending_read = ok && scratch.datagram && !scratch.no_data;
                 }
             }
             Op::Close { .. } => {
-                if let Some(slot) = slot {
-                    let assigned = self.profile.handle_for_slot(slot).is_none();
-                    let s = &mut self.sockets[slot];
+                let assigned = slot.is_some_and(|i| self.profile.handle_for_slot(i).is_none());
+                if let Some(s) = slot.and_then(|i| self.sockets.get_mut(i)) {
                     s.modem_open = false;
                     s.pending_read = false;
                     if assigned {
@@ -403,6 +408,11 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             }
         }
     }
+}
+
+/// True when `s` is the live socket the modem calls `handle`.
+fn owns<const RX: usize>(s: &Socket<RX>, handle: ModemHandle) -> bool {
+    s.in_use() && s.handle == Some(handle) && s.modem_open
 }
 
 /// The phase a socket enters when its open is confirmed.
@@ -448,7 +458,9 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             Reason::ModemError(code) => self.profile.open_error(code),
             other => other,
         };
-        let s = &mut self.sockets[slot];
+        let Some(s) = self.sockets.get_mut(slot) else {
+            return;
+        };
         if let Some(h) = scratch.opened {
             s.handle = Some(h);
         }
@@ -471,8 +483,10 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     }
 
     pub(crate) fn open_steps(&self, slot: usize) -> u8 {
-        let s = &self.sockets[slot];
-        self.profile
-            .open_steps(s.reuse_port && s.local_port.is_some())
+        let bind = self
+            .sockets
+            .get(slot)
+            .is_some_and(|s| s.reuse_port && s.local_port.is_some());
+        self.profile.open_steps(bind)
     }
 }
