@@ -90,8 +90,11 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         self.write(uart);
     }
 
-    /// Feed bytes received outside [`Driver::poll`] (from a UART interrupt or DMA
-    /// callback). Returns how many were taken; the rest must be offered again.
+    /// Feed bytes received outside [`Driver::poll`]: for a UART whose interrupt or
+    /// DMA handler fills a ring buffer, drain that ring into this call from the
+    /// main loop (not from the interrupt itself: the bytes are framed and applied
+    /// at once, and the driver is not shared with interrupt context). Returns how
+    /// many were taken; the rest must be offered again.
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) -> usize {
         self.advance(now);
         let mut taken = 0;
