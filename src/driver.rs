@@ -5,6 +5,17 @@
 //! free, and writes as much as the UART takes. It never waits: a UART that is not
 //! ready is simply left for the next poll. [`Driver::poll_at`] says when the next
 //! poll is due if no byte arrives.
+//!
+//! What this replaces from atat, and why: atat's `Ingress`, `ResponseSlot` and
+//! `UrcChannel` are built for two tasks (a reader and a client) meeting through a
+//! critical-section mutex and a pub/sub queue that refuses URCs when it is full;
+//! its clients block on a global clock (embassy-time) with a cooldown between
+//! commands. A single-owner, poll-driven driver needs none of that: here the
+//! receive window is [`Ingress`], the response slot is the command engine's one
+//! in-flight exchange, and URCs are applied to socket and network state the moment
+//! they are framed, so a full queue can never drop one. The framer keeps atat's
+//! `Digester` shape (and implements the trait, see [`crate::framer`]), and commands
+//! and responses are declared with atat's derive macros in each profile.
 
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 
