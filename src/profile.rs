@@ -363,4 +363,14 @@ pub trait Profile {
 
     /// What `frame` means, given what is in flight.
     fn classify<'a>(&self, frame: Frame<'a>, ctx: &Context) -> Event<'a>;
+
+    /// The [`Op`] a command line written by some other host (a field log, a
+    /// capture) stands for, so that its modem output can be framed and classified
+    /// in context (`replay::ingress`). `line` is the command without its
+    /// terminator. `None`: no op of ours, nothing in flight. Used by host tools
+    /// only; the driver never calls it.
+    fn op_for_host_line(&self, line: &[u8]) -> Option<Op> {
+        let _ = line;
+        None
+    }
 }
