@@ -29,6 +29,8 @@
 pub(crate) mod fmt;
 
 mod api;
+#[cfg(feature = "capi")]
+pub mod capi;
 mod command;
 mod config;
 mod driver;

@@ -165,11 +165,7 @@ mod tests {
         assert_eq!(code(&r, Error::NotSupported), 3);
         assert_eq!(code(&r, Error::InProgress), 4);
         assert!(code(&r, Error::Failed(Reason::SocketClosed)) < 0);
-        for f in [
-            Failure::BadArgument,
-            Failure::Busy,
-            Failure::NotInitialised,
-        ] {
+        for f in [Failure::BadArgument, Failure::Busy, Failure::NotInitialised] {
             assert!(r.code(Err(f)) < 0);
         }
     }
@@ -224,7 +220,11 @@ mod tests {
         assert_eq!(c.state(SocketState::Closed, false), 0);
         assert_eq!(c.state(SocketState::Closed, true), 0, "3.x has no BOUND");
         assert_eq!(c.state(SocketState::Connected, false), 1);
-        assert_eq!(c.state(SocketState::Shutdown, false), 0, "3.x has no SHUTDOWN");
+        assert_eq!(
+            c.state(SocketState::Shutdown, false),
+            0,
+            "3.x has no SHUTDOWN"
+        );
 
         let b = Release::BETA1;
         assert_eq!(b.state(SocketState::Closed, false), 0);
