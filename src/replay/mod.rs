@@ -7,6 +7,9 @@
 //! recording and the expected and actual values.
 
 pub mod format;
+pub mod generic;
+pub mod import;
+pub mod ingress;
 mod uart;
 
 use std::string::{String, ToString};
