@@ -160,7 +160,7 @@ typedef struct cellsock_config {
 /* Set up (or reset) the driver; nothing goes to the modem until Anjay connects.
  * Again later: every socket is dropped and old anj_net_ctx_t pointers are refused.
  * Returns CELLSOCK_OK or CELLSOCK_ERR_*. Needs roughly the driver's size in stack
- * (about 12 KiB) while it runs. */
+ * (about 13 KiB) while it runs. */
 int cellsock_init(const cellsock_config_t *config);
 
 /* Let the driver work now: read the UART, handle timeouts, send the next command.
