@@ -207,8 +207,9 @@ pub struct Observed {
     pub raw: Vec<u8>,
     /// The op in flight when it was classified.
     pub op: Option<Op>,
-    /// True when the frame was a length-counted payload.
-    pub payload: bool,
+    /// The payload bytes when the frame was a length-counted payload (empty for
+    /// lines and prompts).
+    pub data: Vec<u8>,
     /// What an application using cellsock would see, in words.
     pub meaning: String,
 }
@@ -358,8 +359,11 @@ impl<P: Profile + ?Sized> Runner<'_, P> {
                 text: event_text(&event, &frame),
                 raw,
                 op: ctx.op,
-                payload: matches!(frame, Frame::Payload { .. }),
-                meaning: meaning(&event),
+                data: match frame {
+                    Frame::Payload { data, .. } => data.to_vec(),
+                    _ => Vec::new(),
+                },
+                meaning: meaning(&event, &ctx),
             };
             match event {
                 Event::Prompt if self.stage == Stage::AwaitPrompt => {
@@ -667,9 +671,19 @@ pub fn canonical(text: &str) -> Result<String, String> {
     })
 }
 
-/// What an application using cellsock sees because of `event`, in words.
-pub fn meaning(event: &Event<'_>) -> String {
+/// What an application using cellsock sees because of `event`, classified with
+/// `ctx` in flight, in words.
+pub fn meaning(event: &Event<'_>, ctx: &Context) -> String {
     match event {
+        Event::Final(_) if ctx.op.is_none() => {
+            "no command in flight: a stray final result, dropped and counted (stray_finals)".into()
+        }
+        Event::Final(f) if ctx.awaiting_prompt && f.is_success() => {
+            "a success before the payload is written cannot end the send: dropped as stray".into()
+        }
+        Event::Prompt if !ctx.awaiting_prompt => {
+            "no send waits for a prompt: dropped and counted (stray_prompts)".into()
+        }
         Event::Final(f) if f.is_success() => "the command in flight succeeded".into(),
         Event::Final(f) => format!("the command in flight failed ({f:?})"),
         Event::Prompt => "the modem waits for the payload: the driver writes it now".into(),
