@@ -50,6 +50,8 @@ pub mod time;
 
 #[cfg(feature = "std")]
 pub mod replay;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub mod modems;
 

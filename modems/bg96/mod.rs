@@ -4,6 +4,8 @@
 //! firmware and captures it was checked against.
 
 pub mod commands;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 use atat::AtatCmd;
 

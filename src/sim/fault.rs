@@ -1,7 +1,7 @@
 //! Faults a test can script: what goes wrong, and when.
 //!
 //! A [`Fault`] names a misbehaviour in modem-neutral terms; each simulated modem
-//! carries it out in its own dialect (the BG96 says `+QIURC: "closed",<id>`, another
+//! carries it out in its own dialect (the BG96 sends its "closed" URC, another
 //! modem something else). A [`FaultSchedule`] holds faults with their [`Trigger`]:
 //! a moment on the simulation's clock, or the arrival of a command line starting
 //! with some text (its n-th occurrence). Faults can also be injected directly with

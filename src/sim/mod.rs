@@ -41,11 +41,15 @@ pub struct SimStats {
     pub datagrams_out: u64,
     /// Payload bytes sent to the network.
     pub bytes_out: u64,
-    /// Datagrams from the network handed to the host.
+    /// Datagrams that arrived from the network and were kept.
     pub datagrams_in: u64,
-    /// Payload bytes from the network handed to the host.
+    /// Payload bytes of those.
     pub bytes_in: u64,
-    /// Datagrams from the network lost (too long, no registration, socket gone).
+    /// Datagrams handed to the host (pushed, or read by the host).
+    pub datagrams_delivered: u64,
+    /// Payload bytes handed to the host.
+    pub bytes_delivered: u64,
+    /// Datagrams from the network lost (too long, no registration).
     pub datagrams_lost: u64,
     /// Sends refused (`SEND FAIL` or an error after the payload).
     pub sends_refused: u64,

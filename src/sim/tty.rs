@@ -31,10 +31,16 @@ pub struct TtyUart {
 
 /// Configure `path` with `stty` (raw mode, 8N1, no flow control, `baud`).
 pub fn configure(path: &str, baud: u32) -> io::Result<()> {
-    let flag = if cfg!(target_os = "linux") { "-F" } else { "-f" };
+    let flag = if cfg!(target_os = "linux") {
+        "-F"
+    } else {
+        "-f"
+    };
     let status = Command::new("stty")
         .args([flag, path, &baud.to_string()])
-        .args(["raw", "-echo", "cs8", "-cstopb", "-parenb", "-crtscts", "clocal"])
+        .args([
+            "raw", "-echo", "cs8", "-cstopb", "-parenb", "-crtscts", "clocal",
+        ])
         .status()?;
     if status.success() {
         Ok(())
@@ -73,7 +79,11 @@ impl TtyUart {
             .name("tty-write".into())
             .spawn(move || {
                 for chunk in tx_recv {
-                    if writer.write_all(&chunk).and_then(|_| writer.flush()).is_err() {
+                    if writer
+                        .write_all(&chunk)
+                        .and_then(|_| writer.flush())
+                        .is_err()
+                    {
                         break;
                     }
                     queued.fetch_sub(chunk.len(), Ordering::Relaxed);

@@ -167,7 +167,10 @@ impl EchoServer {
 
     /// Payload bytes received so far.
     pub fn bytes(&self) -> u64 {
-        self.log.lock().unwrap_or_else(PoisonError::into_inner).bytes
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes
     }
 
     /// A copy of every datagram received so far, in arrival order.
