@@ -10,12 +10,14 @@ pub mod format;
 pub mod generic;
 pub mod import;
 pub mod ingress;
+mod record;
 mod uart;
 
 use std::string::{String, ToString};
 use std::vec::Vec;
 
 pub use format::{escape, escape_word, unescape, ParseError, Recording, Step};
+pub use record::{Recorder, RecordingClock, RecordingUart};
 pub use uart::{ReplayUart, VirtualClock};
 
 use crate::error::Error;
