@@ -9,7 +9,8 @@
 use crate::error::{Error, Reason};
 use crate::profile::Profile;
 use crate::socket::{
-    Connecting, Phase, Socket, SocketHandle, SocketState, SocketStats, TxState, MAX_HOST,
+    AfterClose, Connecting, Phase, Socket, SocketHandle, SocketState, SocketStats, TxState,
+    MAX_HOST,
 };
 use crate::state::MAX_PAYLOAD;
 use crate::{AddressFamily, Driver, PdpType};
@@ -214,16 +215,23 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     /// `anj_udp_close`: drop buffered data and close the modem socket.
     /// [`Error::InProgress`] while the modem closes it; the socket can connect again.
     pub fn close(&mut self, h: SocketHandle) -> Result<(), Error> {
-        self.close_slot(h, false)
+        self.close_slot(h, AfterClose::Idle)
     }
 
     /// `anj_udp_cleanup_ctx`: close and free the slot. [`Error::InProgress`] while
     /// the modem closes the socket; after `Ok` the handle is invalid.
     pub fn cleanup(&mut self, h: SocketHandle) -> Result<(), Error> {
-        self.close_slot(h, true)
+        self.close_slot(h, AfterClose::Cleaned)
     }
 
-    fn close_slot(&mut self, h: SocketHandle, free: bool) -> Result<(), Error> {
+    /// Close and free the slot without a confirming call: the slot is freed by the
+    /// driver once the modem closed the socket. For APIs whose close cannot be
+    /// repeated (embedded-nal); `Ok` when nothing was left to close.
+    pub fn release(&mut self, h: SocketHandle) -> Result<(), Error> {
+        self.close_slot(h, AfterClose::Free)
+    }
+
+    fn close_slot(&mut self, h: SocketHandle, then: AfterClose) -> Result<(), Error> {
         let slot = self.slot(h)?;
         let st = &mut self.state;
         let in_flight = st.engine.inflight.is_some() && st.op_slot == Some(slot);
@@ -241,15 +249,28 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         if !matches!(s.tx, TxState::InFlight(_)) {
             s.tx = TxState::Idle;
         }
-        if let Phase::Closing { .. } = s.phase {
-            s.phase = Phase::Closing { then_free: free };
-            return Err(Error::InProgress);
+        match (s.phase, then) {
+            // The modem already closed it for an earlier cleanup: done now.
+            (Phase::Cleaned, AfterClose::Idle) => return Ok(()),
+            (Phase::Cleaned, _) => {
+                s.phase = Phase::Free;
+                return Ok(());
+            }
+            (Phase::Closing(_), _) => {
+                s.phase = Phase::Closing(then);
+                return Err(Error::InProgress);
+            }
+            _ => {}
         }
         if s.modem_open || in_flight {
-            s.phase = Phase::Closing { then_free: free };
+            s.phase = Phase::Closing(then);
             return Err(Error::InProgress);
         }
-        s.phase = if free { Phase::Free } else { Phase::Idle };
+        // Nothing left in the modem: the close is complete now.
+        s.phase = match then {
+            AfterClose::Idle => Phase::Idle,
+            AfterClose::Cleaned | AfterClose::Free => Phase::Free,
+        };
         Ok(())
     }
 

@@ -103,7 +103,10 @@ where
     fn close(&mut self, socket: NalSocket) -> Result<(), Error> {
         // embedded-nal's close cannot be repeated: it starts the close and frees the
         // slot once the modem confirmed it (in later polls).
-        match self.cleanup(socket.handle) {
+        self.poll();
+        let released = self.driver.release(socket.handle);
+        self.poll();
+        match released {
             Ok(()) | Err(Error::InProgress) => Ok(()),
             Err(e) => Err(e),
         }

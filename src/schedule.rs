@@ -142,16 +142,16 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         // (its open failed to be written, the modem restarted) ends here.
         let busy = self.engine.inflight.and(self.op_slot);
         for (i, s) in self.sockets.iter_mut().enumerate() {
-            if let Phase::Closing { then_free } = s.phase {
+            if let Phase::Closing(then) = s.phase {
                 if !s.modem_open && busy != Some(i) {
-                    s.phase = if then_free { Phase::Free } else { Phase::Idle };
+                    s.phase = then.phase();
                 }
             }
         }
         for (i, s) in self.sockets.iter().enumerate() {
             let closing = matches!(
                 s.phase,
-                Phase::Closing { .. } | Phase::Connecting(Connecting::CloseLeftover, _)
+                Phase::Closing(_) | Phase::Connecting(Connecting::CloseLeftover, _)
             );
             if closing && s.modem_open {
                 if let Some(handle) = s.handle {
@@ -220,7 +220,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         self.tx_owner.is_some()
             || self.sockets.iter().any(|s| {
                 s.pending_read
-                    || matches!(s.phase, Phase::Closing { .. })
+                    || matches!(s.phase, Phase::Closing(_))
                     || matches!(
                         s.phase,
                         Phase::Connecting(

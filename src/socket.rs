@@ -66,8 +66,33 @@ pub(crate) enum Phase {
     Shutdown,
     /// The modem lost the socket; calls report the reason until close/connect.
     Lost(Reason),
-    /// Close requested; `then_free` for cleanup.
-    Closing { then_free: bool },
+    /// Close requested; what the slot becomes once the modem closed the socket.
+    Closing(AfterClose),
+    /// Closed by a cleanup that answered "in progress": the slot is freed by the
+    /// repeated cleanup call, which then answers `Ok`.
+    Cleaned,
+}
+
+/// What a slot becomes when its close completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AfterClose {
+    /// `close`: the socket can connect again.
+    Idle,
+    /// `cleanup`: waits for the repeated cleanup call.
+    Cleaned,
+    /// Freed at once (embedded-nal's close, which cannot be repeated).
+    Free,
+}
+
+impl AfterClose {
+    /// The phase this leads to.
+    pub(crate) fn phase(self) -> Phase {
+        match self {
+            AfterClose::Idle => Phase::Idle,
+            AfterClose::Cleaned => Phase::Cleaned,
+            AfterClose::Free => Phase::Free,
+        }
+    }
 }
 
 /// The send in progress on a socket.

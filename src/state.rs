@@ -233,8 +233,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                     s.handle = None;
                 }
             }
-            if let Phase::Closing { then_free } = s.phase {
-                s.phase = if then_free { Phase::Free } else { Phase::Idle };
+            if let Phase::Closing(then) = s.phase {
+                s.phase = then.phase();
             }
             if let Phase::Connecting(Connecting::CloseLeftover, d) = s.phase {
                 s.phase = Phase::Connecting(Connecting::Network, d);
@@ -385,8 +385,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                         s.handle = None;
                     }
                     s.phase = match s.phase {
-                        Phase::Closing { then_free: true } => Phase::Free,
-                        Phase::Closing { then_free: false } => Phase::Idle,
+                        Phase::Closing(then) => then.phase(),
                         Phase::Connecting(Connecting::CloseLeftover, d) => {
                             Phase::Connecting(Connecting::Network, d)
                         }
