@@ -965,3 +965,224 @@ fn lost_send_prompt_recovers_within_a_minute() {
     assert!(!leaked, "AT command text reached the peer as a datagram");
     assert!(back, "the socket did not work again within 60 s");
 }
+
+// ----- the simulator itself, at the AT level (no driver) ------------------------------
+
+/// A terminal on the simulated modem: type a line, read what comes back.
+struct Terminal {
+    sim: Bg96Sim,
+    uart: HostUart,
+    t: u64,
+}
+
+impl Terminal {
+    fn new() -> Terminal {
+        let cfg = Bg96SimConfig {
+            start: Start::Running,
+            // Answers at once; the open result a little later, as a separate URC.
+            latency: Latency {
+                open_ms: 5,
+                ..Latency::ZERO
+            },
+            ..Bg96SimConfig::default()
+        };
+        let (sim, uart) = Bg96Sim::with_line(Line::instant(), cfg);
+        Terminal { sim, uart, t: 0 }
+    }
+
+    fn read_all(&mut self) -> Vec<u8> {
+        use embedded_io::{Read, ReadReady};
+        let mut out = Vec::new();
+        let mut buf = [0u8; 2048];
+        while self.uart.read_ready().unwrap() {
+            let n = self.uart.read(&mut buf).unwrap();
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    }
+
+    /// Write `bytes`, then step until the output ends with `until` (or 2 s pass).
+    fn io(&mut self, bytes: &[u8], until: &[&str]) -> String {
+        use embedded_io::Write;
+        self.uart.write_all(bytes).unwrap();
+        let mut out = Vec::new();
+        let wall = WallInstant::now();
+        loop {
+            self.t += 1;
+            self.sim.step(Instant::from_millis(self.t));
+            out.extend(self.read_all());
+            let text = String::from_utf8_lossy(&out).into_owned();
+            if until.iter().any(|u| text.ends_with(u)) || wall.elapsed() > Duration::from_secs(2) {
+                return text;
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
+    fn at(&mut self, line: &str) -> String {
+        let finals = ["OK\r\n", "ERROR\r\n", "> ", "FAIL\r\n"];
+        self.io(format!("{line}\r").as_bytes(), &finals)
+    }
+
+    /// Step `ms` milliseconds; what came out.
+    fn steps(&mut self, ms: u64) -> String {
+        let mut out = Vec::new();
+        for _ in 0..ms {
+            self.t += 1;
+            self.sim.step(Instant::from_millis(self.t));
+            out.extend(self.read_all());
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Wait for unsolicited output ending with `until`.
+    fn wait(&mut self, until: &str) -> String {
+        self.io(b"", &[until])
+    }
+}
+
+#[test]
+fn sim_answers_as_the_manual_says() {
+    let echo = EchoServer::start().unwrap();
+    let port = echo.port();
+    let mut m = Terminal::new();
+    assert_eq!(m.at("AT"), "AT\r\r\nOK\r\n", "echo is on");
+    assert_eq!(m.at("ATE0"), "ATE0\r\r\nOK\r\n", "ATE0 itself is echoed");
+    assert_eq!(m.at("AT"), "\r\nOK\r\n");
+    assert_eq!(m.at("AT+FOO"), "\r\nERROR\r\n");
+    assert_eq!(m.at("AT+CMEE=1"), "\r\nOK\r\n");
+    assert_eq!(m.at("AT+CPIN?"), "\r\n+CPIN: READY\r\n\r\nOK\r\n");
+    assert_eq!(m.at("AT+CEREG=1"), "\r\nOK\r\n");
+    assert_eq!(m.at("AT+CEREG?"), "\r\n+CEREG: 1,1\r\n\r\nOK\r\n");
+    assert_eq!(m.at("AT+CSQ"), "\r\n+CSQ: 20,99\r\n\r\nOK\r\n");
+    assert_eq!(m.at("AT+QICSGP=1,1,\"iot\",\"\",\"\",0"), "\r\nOK\r\n");
+    assert_eq!(
+        m.at("AT+QICSGP=1"),
+        "\r\n+QICSGP: 1,\"iot\",\"\",\"\",0\r\n\r\nOK\r\n"
+    );
+    assert_eq!(m.at("AT+QIACT?"), "\r\nOK\r\n", "no context: a bare OK");
+    assert_eq!(m.at("AT+QIACT=1"), "\r\nOK\r\n");
+    assert_eq!(m.at("AT+QIACT=1"), "\r\nERROR\r\n", "already active");
+    assert_eq!(
+        m.at("AT+QIACT?"),
+        "\r\n+QIACT: 1,1,1,\"127.0.0.1\"\r\n\r\nOK\r\n"
+    );
+
+    let open = format!("AT+QIOPEN=1,0,\"UDP\",\"127.0.0.1\",{port},0,1");
+    assert_eq!(m.at(&open), "\r\nOK\r\n");
+    assert_eq!(m.wait("\r\n"), "\r\n+QIOPEN: 0,0\r\n");
+    assert_eq!(m.at(&open), "\r\nOK\r\n");
+    assert_eq!(m.wait("\r\n"), "\r\n+QIOPEN: 0,563\r\n", "id in use");
+    assert_eq!(
+        m.at("AT+QIOPEN=1,1,\"UDP\",\"nowhere.invalid\",5683,0,1"),
+        "\r\nOK\r\n"
+    );
+    assert_eq!(m.wait("\r\n"), "\r\n+QIOPEN: 1,565\r\n", "DNS failure");
+    assert_eq!(
+        m.at("AT+QIOPEN=1,12,\"UDP\",\"127.0.0.1\",7,0,1"),
+        "\r\nERROR\r\n"
+    );
+    let lport = m.sim.local_port(0).unwrap();
+    assert_eq!(
+        m.at("AT+QISTATE=1,0"),
+        format!(
+            "\r\n+QISTATE: 0,\"UDP\",\"127.0.0.1\",{port},{lport},2,1,0,1,\"uart1\"\r\n\r\nOK\r\n"
+        )
+    );
+
+    assert_eq!(m.at("AT+QISEND=0,1461"), "\r\nERROR\r\n", "over 1460");
+    assert_eq!(
+        m.at("AT+QISEND=0,0"),
+        "\r\n+QISEND: 0,0,0\r\n\r\nOK\r\n",
+        "len 0 is the counter query"
+    );
+    assert_eq!(m.at("AT+QISEND=0,7"), "\r\n> ");
+    // ESC and Ctrl-Z are payload in a fixed-length send; then the echo is pushed
+    // with its length.
+    assert_eq!(
+        m.io(b"a\r\nOK\x1b\x1a", &["OK\x1b\x1a"]),
+        "\r\nSEND OK\r\n\r\n+QIURC: \"recv\",0,7\r\na\r\nOK\x1b\x1a"
+    );
+    assert_eq!(echo.received(), vec![b"a\r\nOK\x1b\x1a".to_vec()]);
+    assert_eq!(m.at("AT+QISEND=0,0"), "\r\n+QISEND: 7,7,0\r\n\r\nOK\r\n");
+    assert_eq!(
+        m.at("AT+QIRD=0,1500"),
+        "\r\nERROR\r\n",
+        "no reads in direct push"
+    );
+
+    m.sim.inject(Fault::SocketClosed(0));
+    assert_eq!(m.wait("\r\n"), "\r\n+QIURC: \"closed\",0\r\n");
+    assert_eq!(m.at("AT+QISEND=0,1"), "\r\nERROR\r\n", "closed socket");
+    assert_eq!(m.at("AT+QICLOSE=0"), "\r\nOK\r\n");
+    assert_eq!(
+        m.at("AT+QICLOSE=5"),
+        "\r\nOK\r\n",
+        "closing an unused id is fine"
+    );
+    assert_eq!(m.at("AT+QISTATE=1,0"), "\r\nOK\r\n");
+
+    // Buffer mode.
+    let open = format!("AT+QIOPEN=1,3,\"UDP\",\"localhost\",{port},0,0");
+    assert_eq!(m.at(&open), "\r\nOK\r\n");
+    assert_eq!(m.wait("\r\n"), "\r\n+QIOPEN: 3,0\r\n");
+    assert_eq!(m.at("AT+QISEND=3,5"), "\r\n> ");
+    assert_eq!(
+        m.io(b"hello", &["\"recv\",3\r\n"]),
+        "\r\nSEND OK\r\n\r\n+QIURC: \"recv\",3\r\n"
+    );
+    assert_eq!(
+        m.at("AT+QIRD=3,1500"),
+        "\r\n+QIRD: 5\r\nhello\r\n\r\nOK\r\n"
+    );
+    assert_eq!(m.at("AT+QIRD=3,1500"), "\r\n+QIRD: 0\r\n\r\nOK\r\n");
+    assert_eq!(m.at("AT+QIRD=3,0"), "\r\n+QIRD: 5,5,0\r\n\r\nOK\r\n");
+
+    m.sim.inject(Fault::PdpDeactivated);
+    assert_eq!(m.wait("\r\n"), "\r\n+QIURC: \"pdpdeact\",1\r\n");
+    assert_eq!(m.at("AT+QIACT=1"), "\r\nERROR\r\n", "deactivate first");
+    assert_eq!(m.at("AT+QIDEACT=1"), "\r\nOK\r\n");
+    assert_eq!(m.at("AT+QIACT=1"), "\r\nOK\r\n");
+
+    m.sim.inject(Fault::RegistrationLost);
+    assert_eq!(m.wait("\r\n"), "\r\n+CEREG: 2\r\n");
+    m.sim.inject(Fault::Reboot);
+    {
+        use embedded_io::Write;
+        m.uart.write_all(b"AT\r").unwrap();
+    }
+    assert_eq!(m.steps(50), "", "deaf while booting");
+    let banner = m.wait("APP RDY\r\n");
+    assert!(banner.starts_with("\r\nRDY\r\n"), "{banner:?}");
+    assert_eq!(m.at("AT"), "AT\r\r\nOK\r\n", "echo is back on");
+    assert_eq!(
+        m.at("AT+QIACT?"),
+        "AT+QIACT?\r\r\nOK\r\n",
+        "the context is gone"
+    );
+}
+
+#[test]
+fn sim_paces_bytes_at_the_baud_rate() {
+    use embedded_io::Write;
+    let (mut sim, mut uart) = Bg96Sim::with_line(
+        Line::baud(9600),
+        Bg96SimConfig {
+            start: Start::Running,
+            latency: Latency::ZERO,
+            ..Bg96SimConfig::default()
+        },
+    );
+    uart.write_all(b"AT\r").unwrap();
+    // A byte takes 1.04 ms at 9600 baud. The modem echoes each byte as it arrives
+    // ('A' at 1.04 ms is back at 2.08 ms) and answers "\r\nOK\r\n" once the '\r'
+    // is in (3.13 ms), behind the echo: the 9th byte arrives at 10.4 ms.
+    sim.step(Instant::from_millis(2));
+    assert_eq!(uart.pending(), 0);
+    sim.step(Instant::from_millis(3));
+    assert_eq!(uart.pending(), 1);
+    sim.step(Instant::from_millis(10));
+    assert_eq!(uart.pending(), 8);
+    sim.step(Instant::from_millis(11));
+    assert_eq!(uart.pending(), 9);
+}
