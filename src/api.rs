@@ -160,6 +160,9 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         if data.len() > mtu {
             return Err(Error::MessageSize);
         }
+        if data.is_empty() && !st.profile.can_send_empty() {
+            return Err(Error::NotSupported);
+        }
         if s.tx != TxState::Idle {
             return Err(Error::InProgress);
         }

@@ -10,7 +10,7 @@
 //! was already given up, and feeding it to the next command is the bug that cost
 //! ublox-cellular-rs an unrecoverable loop.
 
-use crate::profile::{Context, Final, Op};
+use crate::profile::{Context, Final, Op, SendAbort};
 use crate::time::Instant;
 
 /// Longest command line (the open command with a [`crate::socket::MAX_HOST`] name).
@@ -81,6 +81,9 @@ pub(crate) struct Engine {
     /// Bytes to write before the next command (abort of a lost payload prompt).
     pub abort: &'static [u8],
     pub abort_written: usize,
+    /// Filler bytes still owed to a modem counting payload bytes, and the filler.
+    pub fill_left: usize,
+    pub fill_byte: u8,
     pub consecutive_timeouts: u8,
     pub stats: EngineStats,
 }
@@ -94,6 +97,8 @@ impl Engine {
             quiet_until: None,
             abort: b"",
             abort_written: 0,
+            fill_left: 0,
+            fill_byte: 0,
             consecutive_timeouts: 0,
             stats: EngineStats {
                 commands: 0,
@@ -108,6 +113,7 @@ impl Engine {
     pub fn is_idle(&self, now: Instant) -> bool {
         self.inflight.is_none()
             && self.abort_written >= self.abort.len()
+            && self.fill_left == 0
             && self.quiet_until.is_none_or(|t| now >= t)
     }
 
@@ -196,7 +202,7 @@ impl Engine {
     }
 
     /// Check the deadline.
-    pub fn check_timeout(&mut self, now: Instant, abort: &'static [u8]) -> Option<Completion> {
+    pub fn check_timeout(&mut self, now: Instant, abort: SendAbort) -> Option<Completion> {
         let f = self.inflight?;
         if now < f.deadline {
             return None;
@@ -205,10 +211,18 @@ impl Engine {
         self.stats.timeouts += 1;
         self.consecutive_timeouts = self.consecutive_timeouts.saturating_add(1);
         self.quiet_until = Some(now.after(QUARANTINE_MS));
-        if matches!(f.stage, Stage::Prompt | Stage::Payload) {
+        if let (Stage::Prompt | Stage::Payload, Op::Send { len, .. }) = (f.stage, f.op) {
             // The modem may still be counting payload bytes: make it give up.
-            self.abort = abort;
-            self.abort_written = 0;
+            match abort {
+                SendAbort::Bytes(bytes) => {
+                    self.abort = bytes;
+                    self.abort_written = 0;
+                }
+                SendAbort::Fill(byte) => {
+                    self.fill_byte = byte;
+                    self.fill_left = usize::from(len).saturating_sub(f.payload_written);
+                }
+            }
         }
         Some(Completion {
             op: f.op,

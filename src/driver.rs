@@ -235,6 +235,18 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         if !write_from(uart, engine.abort, &mut engine.abort_written, tx_bytes) {
             return;
         }
+        while engine.fill_left > 0 {
+            let filler = [engine.fill_byte; 64];
+            let chunk = filler.get(..engine.fill_left.min(64)).unwrap_or(&[]);
+            match write_some(uart, chunk) {
+                Some(n) => {
+                    let n = n.min(chunk.len());
+                    engine.fill_left -= n;
+                    *tx_bytes += n as u64;
+                }
+                None => return,
+            }
+        }
         let Some(mut f) = engine.inflight else {
             return;
         };

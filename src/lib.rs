@@ -23,8 +23,20 @@
 //!   [`embedded_nal::UdpClientStack`].
 //! * With the `std` feature: [`replay`] runs UART transcripts as tests.
 #![cfg_attr(not(feature = "std"), no_std)]
+// Only the C ABI (`capi`) may use `unsafe`, and it says why at every block.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+// The firmware-side code never panics: no unwrap, expect, panic or unchecked
+// indexing. Host-only tooling (replay, sim) opts out where it is declared.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub(crate) mod fmt;
 
@@ -48,9 +60,22 @@ mod state;
 pub mod text;
 pub mod time;
 
+// Host-only test tooling: a panic there is a failed test, not a crashed device.
 #[cfg(feature = "std")]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 pub mod replay;
 #[cfg(feature = "sim")]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 pub mod sim;
 
 pub mod modems;

@@ -272,6 +272,18 @@ pub struct Context {
     pub awaiting_prompt: bool,
 }
 
+/// How a profile cancels a payload the modem may still be waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendAbort {
+    /// Write these bytes (a modem with a cancel character).
+    Bytes(&'static [u8]),
+    /// Write the rest of the announced payload as this filler byte: the modem
+    /// leaves data input only after the full count, and a filler such as NUL is
+    /// harmless to its command parser if it was not waiting after all. The peer may
+    /// receive a datagram of filler; the send is reported failed either way.
+    Fill(u8),
+}
+
 /// Why a command could not be formatted. The core validates inputs first, so this
 /// means the profile does not implement the op or the tx buffer is too small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -355,10 +367,16 @@ pub trait Profile {
         b'>'
     }
 
-    /// Bytes that make the modem give up waiting for a payload whose prompt was
-    /// lost (written before resynchronising after a send timeout).
-    fn send_abort(&self) -> &'static [u8] {
-        b""
+    /// How to make the modem stop waiting for the payload of a send that timed
+    /// out (its prompt was lost, or the payload was cut off).
+    fn send_abort(&self) -> SendAbort {
+        SendAbort::Bytes(b"")
+    }
+
+    /// True when the modem can send a zero-length datagram; when false, `send`
+    /// refuses one with [`crate::Error::NotSupported`] before anything is written.
+    fn can_send_empty(&self) -> bool {
+        true
     }
 
     /// What `frame` means, given what is in flight.

@@ -241,7 +241,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 Some(self.engine.quiet_until.unwrap_or(self.now).max(self.now)),
             );
         }
-        if self.network_wanted() {
+        // A retry time is due only once the command it follows has ended.
+        if self.network_wanted() && self.engine.inflight.is_none() {
             at = earliest(at, self.net.wake_at());
         }
         for s in self.sockets.iter() {

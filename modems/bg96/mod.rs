@@ -4,7 +4,14 @@
 //! firmware and captures it was checked against.
 
 pub mod commands;
+// Host-only simulator: a panic there is a failed test, not a crashed device.
 #[cfg(feature = "sim")]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 pub mod sim;
 
 use atat::AtatCmd;
@@ -12,7 +19,8 @@ use atat::AtatCmd;
 use crate::error::Reason;
 use crate::framer::Frame;
 use crate::profile::{
-    Command, Context, Event, FormatError, Info, Limits, ModemHandle, Op, Profile, RegStatus, Urc,
+    Command, Context, Event, FormatError, Info, Limits, ModemHandle, Op, Profile, RegStatus,
+    SendAbort, Urc,
 };
 use crate::text::{after, fields, number};
 use crate::PdpType;
@@ -278,9 +286,16 @@ impl Profile for Bg96 {
         }
     }
 
-    fn send_abort(&self) -> &'static [u8] {
-        // ESC: the BG96 abandons a pending data input.
-        b"\x1b"
+    fn send_abort(&self) -> SendAbort {
+        // AT+QISEND=<id>,<len> takes exactly len bytes; ESC cancels only the
+        // variable-length form. NULs complete the count and mean nothing to the
+        // command parser if the modem was not waiting after all.
+        SendAbort::Fill(0)
+    }
+
+    fn can_send_empty(&self) -> bool {
+        // AT+QISEND=<id>,0 is the query of the sent-data counters, not a send.
+        false
     }
 
     fn op_for_host_line(&self, line: &[u8]) -> Option<Op> {

@@ -19,7 +19,7 @@ use atat::AtatCmd;
 use crate::framer::Frame;
 use crate::profile::{
     Command, Context, Event, Final, FormatError, Info, Limits, ModemHandle, Op, Profile, RegStatus,
-    Urc,
+    SendAbort, Urc,
 };
 use crate::text::{after, fields, number};
 use crate::PdpType;
@@ -337,8 +337,8 @@ impl Profile for Nrf91Slm {
         b'\n'
     }
 
-    fn send_abort(&self) -> &'static [u8] {
-        &SEND_ABORT
+    fn send_abort(&self) -> SendAbort {
+        SendAbort::Bytes(&SEND_ABORT)
     }
 
     fn op_for_host_line(&self, line: &[u8]) -> Option<Op> {
