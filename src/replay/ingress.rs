@@ -575,13 +575,18 @@ pub fn check(rec: &Transcript, trace: &Trace) -> Result<(), Mismatch> {
 }
 
 /// The profile an imported recording names in `@profile`: `bg96`, `bg96-buffer`
-/// (feature `bg96`) or `generic` (line-only, see [`super::generic::LineOnly`]).
+/// (feature `bg96`), `nrf91`, `nrf91-poll` (feature `nrf91`) or `generic`
+/// (line-only, see [`super::generic::LineOnly`]).
 pub fn profile_named(name: &str) -> Option<Box<dyn Profile>> {
     match name {
         #[cfg(feature = "bg96")]
         "bg96" => Some(Box::new(crate::modems::bg96::Bg96::new())),
         #[cfg(feature = "bg96")]
         "bg96-buffer" => Some(Box::new(crate::modems::bg96::Bg96::buffered())),
+        #[cfg(feature = "nrf91")]
+        "nrf91" => Some(Box::new(crate::modems::nrf91_slm::Nrf91Slm::new())),
+        #[cfg(feature = "nrf91")]
+        "nrf91-poll" => Some(Box::new(crate::modems::nrf91_slm::Nrf91Slm::polled())),
         "generic" => Some(Box::new(super::generic::LineOnly)),
         _ => None,
     }
@@ -592,7 +597,9 @@ pub fn observe_named(rec: &Transcript, chunking: Chunking) -> Result<Trace, Mism
     let name = rec.header("profile").unwrap_or("generic");
     let profile = profile_named(name).ok_or_else(|| Mismatch {
         line: 0,
-        message: format!("unknown or disabled @profile {name:?} (bg96, bg96-buffer, generic)"),
+        message: format!(
+            "unknown or disabled @profile {name:?} (bg96, bg96-buffer, nrf91, nrf91-poll, generic)"
+        ),
     })?;
     observe(profile.as_ref(), rec, chunking)
 }
