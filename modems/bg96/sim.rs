@@ -587,7 +587,7 @@ impl Bg96Sim {
             return;
         };
         self.trace(t, "H", &raw);
-        let line = &raw[start..];
+        let line = raw.get(start..).unwrap_or_default();
         self.stats.commands += 1;
         let now = self.at_ms(t);
         for f in self.faults.on_line(now, line) {
@@ -764,11 +764,12 @@ impl Bg96Sim {
         if args.len() < 5 || args.len() > 7 {
             return self.error(t);
         }
-        let cid = args[0].num();
-        let id = args[1].num().map(|n| n as usize).filter(|&n| n < SOCKETS);
-        let service = &args[2];
-        let host = &args[3];
-        let rport = args[4].num().filter(|&p| (1..=65535).contains(&p));
+        let [cid, id, service, host, rport, ..] = args.as_slice() else {
+            return self.error(t);
+        };
+        let cid = cid.num();
+        let id = id.num().map(|n| n as usize).filter(|&n| n < SOCKETS);
+        let rport = rport.num().filter(|&p| (1..=65535).contains(&p));
         let lport = match args.get(5) {
             Some(a) => a.num().filter(|&p| p <= 65535),
             None => Some(0),
@@ -795,7 +796,7 @@ impl Bg96Sim {
         let fail = |sim: &mut Self, err: u16| {
             sim.urc(done, format!("\r\n+QIOPEN: {id},{err}\r\n").into_bytes());
         };
-        if self.sockets[id].is_some() {
+        if self.socket_in_use(id) {
             return fail(self, 563);
         }
         if self.pdp != Pdp::Active || cid != 1 {
@@ -812,7 +813,10 @@ impl Bg96Sim {
         let lport = sock.local_addr().map(|a| a.port()).unwrap_or(0);
         self.next_gen += 1;
         let gen = self.next_gen;
-        self.sockets[id] = Some(Sock {
+        let Some(slot) = self.sockets.get_mut(id) else {
+            return fail(self, 566);
+        };
+        *slot = Some(Sock {
             gen,
             state: SockState::Opening,
             udp: Some(sock),
@@ -842,7 +846,9 @@ impl Bg96Sim {
         let id = args.first().and_then(Arg::num).map(|n| n as usize);
         match id {
             Some(id) if id < SOCKETS && args.len() <= 2 => {
-                self.sockets[id] = None;
+                if let Some(s) = self.sockets.get_mut(id) {
+                    *s = None;
+                }
                 let at = t + ms(self.cfg.latency.close_ms);
                 self.answer(at, b"\r\nOK\r\n".to_vec());
             }
@@ -869,8 +875,8 @@ impl Bg96Sim {
             // The "UDP SERVICE" form, not simulated.
             return self.error(t);
         }
-        let sent = match &self.sockets[id] {
-            Some(s) if s.state == SockState::Open => s.sent,
+        let sent = match self.sockets.get(id) {
+            Some(Some(s)) if s.state == SockState::Open => s.sent,
             _ => return self.error(t),
         };
         match len {
@@ -964,7 +970,7 @@ impl Bg96Sim {
                 self.stats.datagrams_delivered += 1;
                 self.stats.bytes_delivered += n as u64;
                 let mut out = format!("\r\n+QIRD: {n}\r\n").into_bytes();
-                out.extend_from_slice(&d[..n]);
+                out.extend_from_slice(d.get(..n).unwrap_or_default());
                 out.extend_from_slice(b"\r\n\r\nOK\r\n");
                 out
             }
@@ -1044,7 +1050,7 @@ impl Bg96Sim {
                 s.received += n as u64;
                 self.stats.datagrams_in += 1;
                 self.stats.bytes_in += n as u64;
-                let data = &self.rx_buf[..n];
+                let data = self.rx_buf.get(..n).unwrap_or_default();
                 if s.mode == 1 {
                     s.read += n as u64;
                     self.stats.datagrams_delivered += 1;

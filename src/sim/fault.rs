@@ -131,48 +131,51 @@ impl FaultSchedule {
 
     /// Take the faults due at `now`, in the order they were scheduled.
     pub fn due(&mut self, now: Instant) -> Vec<Fault> {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < self.pending.len() {
-            if matches!(self.pending[i].0, Trigger::At(at) if at <= now) {
-                let (_, f) = self.pending.remove(i);
-                self.fired.push((now, f.clone()));
-                out.push(f);
-            } else {
-                i += 1;
-            }
-        }
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(t, _)| matches!(t, Trigger::At(at) if *at <= now));
+        self.pending = keep;
+        let out: Vec<Fault> = due.into_iter().map(|(_, f)| f).collect();
+        self.fired.extend(out.iter().map(|f| (now, f.clone())));
         out
     }
 
     /// A command line arrived: take the faults it triggers.
     pub fn on_line(&mut self, now: Instant, line: &[u8]) -> Vec<Fault> {
         let mut out = Vec::new();
-        let mut i = 0;
-        while i < self.pending.len() {
-            let fire = match &mut self.pending[i].0 {
+        let mut keep = Vec::new();
+        for (trigger, fault) in std::mem::take(&mut self.pending) {
+            let fire = match &trigger {
                 Trigger::Command { prefix, nth } => {
                     let p = prefix.as_bytes();
-                    let matches = line.len() >= p.len() && line[..p.len()].eq_ignore_ascii_case(p);
-                    if matches && *nth == 0 {
-                        true
-                    } else {
-                        if matches {
-                            *nth -= 1;
+                    let matches = line
+                        .get(..p.len())
+                        .is_some_and(|l| l.eq_ignore_ascii_case(p));
+                    match (matches, *nth) {
+                        (true, 0) => true,
+                        (true, n) => {
+                            keep.push((
+                                Trigger::Command {
+                                    prefix: prefix.clone(),
+                                    nth: n - 1,
+                                },
+                                fault,
+                            ));
+                            continue;
                         }
-                        false
+                        (false, _) => false,
                     }
                 }
                 Trigger::At(_) => false,
             };
             if fire {
-                let (_, f) = self.pending.remove(i);
-                self.fired.push((now, f.clone()));
-                out.push(f);
+                self.fired.push((now, fault.clone()));
+                out.push(fault);
             } else {
-                i += 1;
+                keep.push((trigger, fault));
             }
         }
+        self.pending = keep;
         out
     }
 }

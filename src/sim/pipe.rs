@@ -213,7 +213,7 @@ impl embedded_io::Write for HostUart {
         let room = w.line.host_tx_fifo.saturating_sub(w.to_modem.wire.len());
         let n = buf.len().min(room);
         let (now, bt) = (w.now, w.line.byte_time());
-        w.to_modem.push(now, bt, &buf[..n]);
+        w.to_modem.push(now, bt, buf.get(..n).unwrap_or_default());
         Ok(n)
     }
 

@@ -68,7 +68,8 @@ impl TtyUart {
                     match reader.read(&mut buf) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
-                            if rx_send.send(buf[..n].to_vec()).is_err() {
+                            let chunk = buf.get(..n).unwrap_or_default().to_vec();
+                            if rx_send.send(chunk).is_err() {
                                 break;
                             }
                         }
@@ -149,7 +150,7 @@ impl embedded_io::Write for TtyUart {
         }
         self.tx_queued.fetch_add(n, Ordering::Relaxed);
         self.tx
-            .send(buf[..n].to_vec())
+            .send(buf.get(..n).unwrap_or_default().to_vec())
             .map_err(|_| embedded_io::ErrorKind::BrokenPipe)?;
         Ok(n)
     }

@@ -130,12 +130,13 @@ impl EchoServer {
                     let Ok((n, from)) = sock.recv_from(&mut buf) else {
                         continue;
                     };
+                    let data = buf.get(..n).unwrap_or_default();
                     {
                         let mut l = log2.lock().unwrap_or_else(PoisonError::into_inner);
-                        l.datagrams.push(buf[..n].to_vec());
+                        l.datagrams.push(data.to_vec());
                         l.bytes += n as u64;
                     }
-                    let _ = sock.send_to(&buf[..n], from);
+                    let _ = sock.send_to(data, from);
                 }
             })?;
         Ok(EchoServer {
