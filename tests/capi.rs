@@ -9,14 +9,23 @@
 //! `cargo test --features capi-beta1` the 1.0.0-beta.1 one (same C file, its
 //! `CELLSOCK_TEST_BETA1` branch).
 //!
+//! A second run puts the simulated BG96 (feature `sim`) behind the same callbacks,
+//! with its sockets on real UDP to an echo server on 127.0.0.1.
+//!
 //! The library has one global driver, so the tests here take turns (`SERIAL`).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant as WallInstant};
 
 use cellsock::capi::{self, global::FEED_CAPACITY, reason, CellsockConfig};
+use cellsock::modems::bg96::sim::{Bg96Sim, Bg96SimConfig};
+use cellsock::sim::udp::EchoServer;
+use cellsock::sim::{HostUart, Line, SimModem};
+use cellsock::Instant;
 
 #[link(name = "cellsock_capi_test", kind = "static")]
 extern "C" {
@@ -266,8 +275,38 @@ fn modem() -> MutexGuard<'static, Option<Bg96Script>> {
     MODEM.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The simulated BG96 with its UART end and the echo server its sockets talk to.
+struct SimRig {
+    sim: Bg96Sim,
+    uart: HostUart,
+    echo: EchoServer,
+}
+
+impl SimRig {
+    /// A datagram is on its way through the kernel (to the echo server or back).
+    fn in_flight(&self) -> bool {
+        let st = self.sim.stats();
+        let at_server = self.echo.count() as u64;
+        st.datagrams_out > at_server || at_server > st.datagrams_in + st.datagrams_lost
+    }
+}
+
+thread_local! {
+    /// Set: the callbacks talk to the simulator instead of the script.
+    static SIM: RefCell<Option<SimRig>> = const { RefCell::new(None) };
+}
+
+fn with_sim<R>(f: impl FnOnce(&mut SimRig) -> R) -> Option<R> {
+    SIM.with(|s| s.borrow_mut().as_mut().map(f))
+}
+
 #[no_mangle]
 extern "C" fn capi_test_uart_read(_user: *mut c_void, buf: *mut u8, len: usize) -> i32 {
+    // SAFETY: the driver passes a buffer valid for `len` bytes.
+    let out = unsafe { std::slice::from_raw_parts_mut(buf, len) };
+    if let Some(r) = with_sim(|rig| embedded_io::Read::read(&mut rig.uart, out)) {
+        return r.map_or(-1, |n| n as i32);
+    }
     let now = NOW.load(Ordering::SeqCst);
     let bytes = match modem().as_mut() {
         Some(m) => m.take_due(now, len.min(64)),
@@ -284,6 +323,11 @@ extern "C" fn capi_test_uart_write(_user: *mut c_void, buf: *const u8, len: usiz
         // A callback calling back into cellsock: must be refused, not deadlock or
         // alias the driver.
         REENTERED.store(capi::cellsock_poll(), Ordering::SeqCst);
+    }
+    // SAFETY: the driver passes a buffer valid for `len` bytes.
+    let all = unsafe { std::slice::from_raw_parts(buf, len) };
+    if let Some(r) = with_sim(|rig| embedded_io::Write::write(&mut rig.uart, all)) {
+        return r.map_or(-1, |n| n as i32);
     }
     let now = NOW.load(Ordering::SeqCst);
     // Partial writes: the driver must offer the rest later.
@@ -304,7 +348,21 @@ extern "C" fn capi_test_now_ms(_user: *mut c_void) -> u64 {
 
 #[no_mangle]
 extern "C" fn capi_test_sleep_ms(ms: u32) {
+    let before = NOW.load(Ordering::SeqCst);
+    let simulated = with_sim(|rig| {
+        // Virtual time must not run ahead of the real network: while a datagram
+        // is on its way through the kernel, wait for it (briefly, in real time).
+        let wall = WallInstant::now();
+        while rig.in_flight() && wall.elapsed() < Duration::from_millis(200) {
+            std::thread::sleep(Duration::from_micros(20));
+            rig.sim.step(Instant::from_millis(before));
+        }
+        rig.sim.step(Instant::from_millis(before + ms as u64));
+    });
     let now = NOW.fetch_add(ms as u64, Ordering::SeqCst) + ms as u64;
+    if simulated.is_some() {
+        return;
+    }
     if FEED_MODE.load(Ordering::SeqCst) {
         // The UART interrupt: hand over what arrived, a few bytes at a time.
         loop {
@@ -415,6 +473,42 @@ fn c_client_over_bg96_buffer_mode() {
 fn c_client_with_uart_bytes_from_an_interrupt() {
     let m = run_client(capi::CELLSOCK_MODEM_BG96, true);
     check_common(&m);
+}
+
+/// The same C client against the simulated BG96, whose sockets are real UDP
+/// sockets talking to an echo server on 127.0.0.1.
+#[test]
+fn c_client_over_simulated_bg96_and_real_udp() {
+    let _guard = fresh(false);
+    *modem() = None;
+    let echo = EchoServer::start().expect("echo server");
+    let port = CString::new(echo.port().to_string()).expect("port");
+    let (mut sim, uart) = Bg96Sim::with_line(Line::baud(115_200), Bg96SimConfig::default());
+    sim.step(Instant::from_millis(NOW.load(Ordering::SeqCst)));
+    SIM.with(|s| *s.borrow_mut() = Some(SimRig { sim, uart, echo }));
+    // SAFETY: NUL-terminated strings; the C client only calls the library and the
+    // callbacks above.
+    let line = unsafe {
+        run_anjay_like_client(
+            c"127.0.0.1".as_ptr(),
+            port.as_ptr(),
+            capi::CELLSOCK_MODEM_BG96,
+            0,
+        )
+    };
+    let rig = SIM.with(|s| s.borrow_mut().take()).expect("simulator");
+    assert_eq!(
+        line, 0,
+        "the C client failed at tests/c/anjay_like_client.c:{line} against the simulator"
+    );
+    let st = rig.sim.stats();
+    assert!(st.datagrams_out >= 5, "{st:?}");
+    assert_eq!(
+        rig.echo.count() as u64,
+        st.datagrams_out,
+        "every datagram reached the echo server"
+    );
+    assert_eq!(st.datagrams_in, st.datagrams_out, "and came back: {st:?}");
 }
 
 #[test]
@@ -600,20 +694,16 @@ fn a_callback_calling_back_into_cellsock_is_refused() {
 }
 
 // ---------------------------------------------------------------------------
-// Driver behaviour found through the C ABI
+// Driver behaviour the C ABI depends on
 // ---------------------------------------------------------------------------
 
 mod common;
 
-/// `Driver::cleanup` answers `InProgress` while the modem closes the socket, and
-/// says a repeated call finishes it ("after `Ok` the handle is invalid"). But the
-/// close completes inside a poll, which frees the slot, so the repeated call finds
-/// no socket and answers `BadHandle`: `Ok` never comes. Anjay Lite repeats
-/// `anj_udp_cleanup_ctx` until OK, so the C layer works around it (a repeated
-/// cleanup that finds its slot freed is finished); Rust callers of
-/// `Driver::cleanup` / `NetStack::cleanup` still see the error.
+/// `Driver::cleanup` answers `InProgress` while the modem closes the socket and
+/// `Ok` on the repeated call (Anjay Lite repeats `anj_udp_cleanup_ctx` until OK).
+/// Found through the C ABI: the close used to free the slot inside a poll, so the
+/// repeat got `BadHandle` and `Ok` never came.
 #[test]
-#[ignore = "driver bug: a cleanup that answered InProgress never answers Ok (the close frees the slot, the repeat gets BadHandle)"]
 fn driver_cleanup_in_progress_then_ok() {
     use cellsock::modems::bg96::Bg96;
     use cellsock::replay::{ReplayUart, VirtualClock};

@@ -143,14 +143,13 @@ pub unsafe extern "C" fn anj_udp_create_ctx(
                 .ok_or(Failure::BadArgument)?;
             if let Some(entry) = inst.handles.get_mut(slot) {
                 if entry.is_some() {
-                    // The driver finished a cleanup whose context was not asked
-                    // again yet: that context is gone for good.
+                    // The driver freed a slot this layer still maps (it cannot,
+                    // but if it did): the old context must not reach the new socket.
                     *generation = generation.wrapping_add(1);
                 }
                 *entry = Some(h);
             }
             set(&mut inst.bound, slot, false);
-            set(&mut inst.cleaning, slot, false);
             Ok(encode(slot, *generation))
         })
         .and_then(|r| r);
@@ -177,26 +176,13 @@ pub unsafe extern "C" fn anj_udp_cleanup_ctx(ctx: *mut *mut AnjNetCtx) -> c_int 
     // SAFETY: non-NULL and valid for reads per the caller's contract.
     let c = unsafe { ctx.read_unaligned() };
     let r = with_socket(c, |call| {
-        let cleaning = call.inst.cleaning.get(call.slot).copied().unwrap_or(false);
-        match call.inst.driver.cleanup(call.handle) {
-            Ok(()) => {}
-            // The driver frees the slot as soon as the modem has closed the socket
-            // (during a poll), so the repeated call finds no socket: that is the
-            // cleanup finished.
-            Err(Error::Failed(Reason::BadHandle)) if cleaning => {}
-            Err(e) => {
-                if e == Error::InProgress {
-                    set(&mut call.inst.cleaning, call.slot, true);
-                }
-                call.inst.poll();
-                return Err(e.into());
-            }
-        }
+        let r = call.inst.driver.cleanup(call.handle);
+        call.inst.poll();
+        r?;
         if let Some(entry) = call.inst.handles.get_mut(call.slot) {
             *entry = None;
         }
         set(&mut call.inst.bound, call.slot, false);
-        set(&mut call.inst.cleaning, call.slot, false);
         *call.generation = call.generation.wrapping_add(1);
         Ok(())
     });

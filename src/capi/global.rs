@@ -128,9 +128,6 @@ pub struct Instance {
     pub(crate) handles: [Option<SocketHandle>; MAX_SOCKETS],
     /// beta.1's BOUND: `reuse_last_port` succeeded and no connect finished since.
     pub(crate) bound: [bool; MAX_SOCKETS],
-    /// `anj_udp_cleanup_ctx` answered "in progress": the driver frees the slot
-    /// when the modem has closed the socket, and the repeated call reports OK.
-    pub(crate) cleaning: [bool; MAX_SOCKETS],
 }
 
 impl Instance {

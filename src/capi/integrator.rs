@@ -216,7 +216,6 @@ pub unsafe extern "C" fn cellsock_init(config: *const CellsockConfig) -> c_int {
             max_sockets,
             handles: [None; MAX_SOCKETS],
             bound: [false; MAX_SOCKETS],
-            cleaning: [false; MAX_SOCKETS],
         });
     });
     match r {
