@@ -264,7 +264,8 @@ pub fn with_socket<R>(
 // ---------------------------------------------------------------------------
 
 /// `anj_net_ctx_t`: opaque to everyone. The pointers cellsock hands out point into
-/// [`CTX_ANCHOR`] and are never dereferenced; only their address is decoded.
+/// a private static array and are never dereferenced; only their address is
+/// decoded ([`decode`]).
 #[repr(C)]
 pub struct AnjNetCtx {
     _opaque: [u8; 0],
