@@ -373,6 +373,13 @@ pub trait Profile {
         SendAbort::Bytes(b"")
     }
 
+    /// True when a read that ends in success with neither a datagram nor a "no
+    /// data" line delivered a zero-length datagram (the nRF91 Serial Modem answers
+    /// a read of an empty datagram with a bare `OK`).
+    fn bare_read_is_empty_datagram(&self) -> bool {
+        false
+    }
+
     /// True when the modem can send a zero-length datagram; when false, `send`
     /// refuses one with [`crate::Error::NotSupported`] before anything is written.
     fn can_send_empty(&self) -> bool {

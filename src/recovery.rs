@@ -61,6 +61,19 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         }
     }
 
+    /// Bring-up starts again from scratch: handles the modem assigned are
+    /// forgotten, because the profile's bring-up closes whatever the modem still
+    /// holds and may hand the same numbers to new sockets. (Host-chosen handles
+    /// stay: their close is still owed and is sent on the next connect.)
+    pub(crate) fn forget_assigned_handles(&mut self) {
+        for (slot, s) in self.sockets.iter_mut().enumerate() {
+            if self.profile.handle_for_slot(slot).is_none() {
+                s.handle = None;
+                s.modem_open = false;
+            }
+        }
+    }
+
     /// Registration lost for longer than the grace period: the sockets go, and the
     /// next connect waits for registration again.
     pub(crate) fn check_registration(&mut self) {

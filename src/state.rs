@@ -370,10 +370,18 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 }
             }
             Op::Read { .. } => {
+                let empty = ok
+                    && !scratch.datagram
+                    && !scratch.no_data
+                    && self.profile.bare_read_is_empty_datagram();
                 if let Some(s) = slot.and_then(|i| self.sockets.get_mut(i)) {
+                    if empty && !s.rx.push(&[]) {
+                        s.stats.dropped_ring_full += 1;
+                        self.stats.dropped_ring_full += 1;
+                    }
                     // One read returns one datagram: read again until the modem says
                     // nothing is left, or stop on failure.
-                    s.pending_read = ok && scratch.datagram && !scratch.no_data;
+                    s.pending_read = ok && (scratch.datagram || empty) && !scratch.no_data;
                 }
             }
             Op::Close { .. } => {
@@ -401,6 +409,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 warning!("modem silent, restarting bring-up");
                 self.engine.consecutive_timeouts = 0;
                 self.lose_open_sockets(Reason::Timeout);
+                self.forget_assigned_handles();
                 self.events.push(NetEvent::ModemUnresponsive);
                 self.net.reset();
                 self.next_poll = None;
@@ -467,6 +476,10 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             return;
         };
         s.phase = if !ok {
+            if s.handle.is_none() {
+                // The modem never assigned a handle: it holds nothing to close.
+                s.modem_open = false;
+            }
             open_failed(s, reason, deadline)
         } else if s.handle.is_none() {
             Phase::ConnectFailed(Reason::OpenFailed(0))

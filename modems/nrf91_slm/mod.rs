@@ -337,6 +337,15 @@ impl Profile for Nrf91Slm {
         b'\n'
     }
 
+    fn can_send_empty(&self) -> bool {
+        // A data-mode send of zero bytes would never end.
+        false
+    }
+
+    fn bare_read_is_empty_datagram(&self) -> bool {
+        true
+    }
+
     fn send_abort(&self) -> SendAbort {
         SendAbort::Bytes(&SEND_ABORT)
     }
