@@ -748,6 +748,140 @@ fn fault_urcs_inside_a_send() {
     rig.check_sent_reached_server();
 }
 
+/// After a fault: wait until `h` reports it, then close and connect again.
+fn reconnect_if_lost(rig: &mut Rig, h: SocketHandle) {
+    if rig.net.state(h) == Ok(SocketState::Connected) {
+        return;
+    }
+    rig.until("loss reported", 60_000, |rig| {
+        match rig.recv_once(h, false) {
+            Err(Error::WouldBlock) | Ok(_) => None,
+            r => Some(r),
+        }
+    });
+    assert_eq!(rig.close(h), Ok(()));
+    assert_eq!(rig.connect(h), Ok(()));
+}
+
+#[test]
+fn fault_inside_a_send() {
+    use SendPoint::{AfterPrompt, BeforeResult};
+    let cases = [
+        (Fault::SocketClosed(0), AfterPrompt, Reason::SocketClosed),
+        (Fault::SocketClosed(0), BeforeResult, Reason::SocketClosed),
+        (Fault::PdpDeactivated, AfterPrompt, Reason::PdpDeactivated),
+        (Fault::PdpDeactivated, BeforeResult, Reason::PdpDeactivated),
+        (Fault::Reboot, AfterPrompt, Reason::ModemRebooted),
+        (Fault::Reboot, BeforeResult, Reason::ModemRebooted),
+        (Fault::RegistrationLost, BeforeResult, Reason::SendFailed),
+    ];
+    for (fault, point, reason) in cases {
+        let (mut rig, a, b) = two_connected();
+        rig.sim.faults().in_next_send(point, fault.clone());
+        let data = vec![0x77; 1000];
+        assert_eq!(
+            rig.send(a, &data),
+            Err(Error::Failed(reason)),
+            "{fault:?} at {point:?}"
+        );
+        rig.sim.inject(Fault::RegistrationRegained);
+        reconnect_if_lost(&mut rig, a);
+        reconnect_if_lost(&mut rig, b);
+        rig.forget_expected();
+        rig.echo_ok(a, b"a after the fault");
+        rig.echo_ok(b, b"b after the fault");
+        rig.check_sent_reached_server();
+        assert!(
+            !rig.echo.received().contains(&data),
+            "{fault:?} at {point:?}: the failed datagram went out"
+        );
+    }
+}
+
+#[test]
+fn fault_reboot_at_each_bring_up_step() {
+    let steps = [
+        "ATE0",
+        "AT+CMEE",
+        "AT+CPIN",
+        "AT+CEREG?",
+        "AT+QIACT=1",
+        "AT+QIOPEN",
+        "AT+QISTATE",
+    ];
+    for step in steps {
+        let mut rig = Rig::new(Setup::default());
+        let a = rig.create();
+        rig.sim.faults().on_command(step, Fault::Reboot);
+        match rig.connect(a) {
+            Ok(()) => {}
+            Err(Error::Failed(Reason::ModemRebooted | Reason::Timeout)) => {
+                assert_eq!(rig.connect(a), Ok(()), "reboot at {step}")
+            }
+            Err(e) => panic!("reboot at {step}: connect {e:?}"),
+        }
+        rig.echo_ok(a, step.as_bytes());
+        rig.check_sent_reached_server();
+    }
+}
+
+#[test]
+fn partial_writes_at_9600_baud() {
+    // A 16-byte transmit FIFO: every command and payload goes out in pieces.
+    let mut line = Line::baud(9600);
+    line.host_tx_fifo = 16;
+    let mut rig = Rig::new(Setup {
+        line,
+        ..Setup::default()
+    });
+    let a = rig.create();
+    let b = rig.create();
+    assert_eq!(rig.connect(a), Ok(()));
+    assert_eq!(rig.connect(b), Ok(()));
+    traffic(&mut rig, &[a, b], 30, 2, (0, 1460));
+    rig.check_sent_reached_server();
+}
+
+#[test]
+fn four_sockets_on_an_instant_modem() {
+    let mut rig = Rig::new(Setup {
+        sim: Bg96SimConfig {
+            latency: Latency::ZERO,
+            ..Bg96SimConfig::default()
+        },
+        line: Line::instant(),
+        ..Setup::default()
+    });
+    let socks: Vec<_> = (0..4).map(|_| rig.create()).collect();
+    for &h in &socks {
+        assert_eq!(rig.connect(h), Ok(()));
+    }
+    traffic(&mut rig, &socks, 200, 3, (0, 1460));
+    rig.check_sent_reached_server();
+}
+
+#[test]
+fn close_with_a_send_in_flight_then_cleanup_and_reuse() {
+    let (mut rig, a, b) = two_connected();
+    rig.expect_echo(a, b"in flight");
+    assert_eq!(rig.net.send(a, b"in flight"), Err(Error::InProgress));
+    assert_eq!(rig.close(a), Ok(()));
+    assert_eq!(rig.net.state(a), Ok(SocketState::Closed));
+    rig.forget_expected();
+    assert_eq!(rig.connect(a), Ok(()));
+    rig.echo_ok(a, b"again");
+    let r = rig.until("cleanup", 60_000, |rig| {
+        let r = rig.net.cleanup(b);
+        (r != Err(Error::InProgress)).then_some(r)
+    });
+    assert_eq!(r, Ok(()));
+    assert!(!rig.sim.socket_in_use(1), "the modem socket was closed");
+    let c = rig.create();
+    assert_eq!(rig.connect(c), Ok(()));
+    rig.echo_ok(c, b"a new socket");
+    rig.check_sent_reached_server();
+}
+
 /// Faults that lose bytes or whole answers: echoes may be missing, but nothing is
 /// reported sent that did not go out, nothing corrupt is delivered, and the
 /// sockets work again afterwards (reconnecting if the driver gave them up).

@@ -891,9 +891,10 @@ impl Bg96Sim {
         let mut before_result = Vec::new();
         let at = self.reply_at(t);
         self.answer(at, b"\r\n> ".to_vec());
+        let mut after_prompt = Vec::new();
         for (bytes, point) in std::mem::take(&mut self.armed.during_send) {
             match point {
-                SendPoint::AfterPrompt => self.urc(at, bytes),
+                SendPoint::AfterPrompt => after_prompt.push(bytes),
                 SendPoint::BeforeResult => before_result.push(bytes),
             }
         }
@@ -904,6 +905,13 @@ impl Bg96Sim {
             fail,
             before_result,
         });
+        for bytes in after_prompt {
+            self.urc(at, bytes);
+        }
+        let now = self.at_ms(at);
+        for f in self.faults.on_send(now, SendPoint::AfterPrompt) {
+            self.apply(at, f);
+        }
     }
 
     fn finish_send(&mut self, t: Nanos) {
@@ -913,6 +921,12 @@ impl Bg96Sim {
         self.trace(t, "H (payload)", &p.buf);
         for bytes in p.before_result {
             self.urc(t, bytes);
+        }
+        for f in self.faults.on_send(self.at_ms(t), SendPoint::BeforeResult) {
+            self.apply(t, f);
+        }
+        if !self.booted() {
+            return; // rebooted: no result
         }
         let at = t + ms(self.cfg.latency.send_ms);
         let registered = self.registered();

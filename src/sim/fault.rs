@@ -3,9 +3,9 @@
 //! A [`Fault`] names a misbehaviour in modem-neutral terms; each simulated modem
 //! carries it out in its own dialect (the BG96 sends its "closed" URC, another
 //! modem something else). A [`FaultSchedule`] holds faults with their [`Trigger`]:
-//! a moment on the simulation's clock, or the arrival of a command line starting
-//! with some text (its n-th occurrence). Faults can also be injected directly with
-//! the simulator's `inject`.
+//! a moment on the simulation's clock, the arrival of a command line starting with
+//! some text (its n-th occurrence), or a point inside the next send exchange.
+//! Faults can also be injected directly with the simulator's `inject`.
 
 use crate::time::Instant;
 
@@ -66,6 +66,9 @@ pub enum Trigger {
         /// How many matching lines to let pass first.
         nth: u32,
     },
+    /// When the next send exchange reaches this point (inside the exchange, where
+    /// the host is writing the payload or waiting for the result).
+    Send(SendPoint),
 }
 
 /// Faults waiting for their trigger.
@@ -103,6 +106,11 @@ impl FaultSchedule {
         ));
     }
 
+    /// Schedule `fault` inside the next send exchange, at `point`.
+    pub fn in_next_send(&mut self, point: SendPoint, fault: Fault) {
+        self.pending.push((Trigger::Send(point), fault));
+    }
+
     /// Schedule with an explicit trigger.
     pub fn add(&mut self, trigger: Trigger, fault: Fault) {
         self.pending.push((trigger, fault));
@@ -124,7 +132,7 @@ impl FaultSchedule {
             .iter()
             .filter_map(|(t, _)| match t {
                 Trigger::At(at) => Some(*at),
-                Trigger::Command { .. } => None,
+                Trigger::Command { .. } | Trigger::Send(_) => None,
             })
             .min()
     }
@@ -166,7 +174,7 @@ impl FaultSchedule {
                         (false, _) => false,
                     }
                 }
-                Trigger::At(_) => false,
+                Trigger::At(_) | Trigger::Send(_) => false,
             };
             if fire {
                 self.fired.push((now, fault.clone()));
@@ -176,6 +184,19 @@ impl FaultSchedule {
             }
         }
         self.pending = keep;
+        out
+    }
+}
+
+impl FaultSchedule {
+    /// A send exchange reached `point`: take the faults waiting for it.
+    pub fn on_send(&mut self, now: Instant, point: SendPoint) -> Vec<Fault> {
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(t, _)| *t == Trigger::Send(point));
+        self.pending = keep;
+        let out: Vec<Fault> = due.into_iter().map(|(_, f)| f).collect();
+        self.fired.extend(out.iter().map(|f| (now, f.clone())));
         out
     }
 }
@@ -198,5 +219,8 @@ mod tests {
         assert_eq!(s.due(Instant::from_millis(9)), vec![Fault::Reboot]);
         assert_eq!(s.pending(), 0);
         assert_eq!(s.fired().len(), 2);
+        s.in_next_send(SendPoint::BeforeResult, Fault::Reboot);
+        assert!(s.on_send(t, SendPoint::AfterPrompt).is_empty());
+        assert_eq!(s.on_send(t, SendPoint::BeforeResult), vec![Fault::Reboot]);
     }
 }
