@@ -753,12 +753,13 @@ fn reconnect_if_lost(rig: &mut Rig, h: SocketHandle) {
     if rig.net.state(h) == Ok(SocketState::Connected) {
         return;
     }
-    rig.until("loss reported", 60_000, |rig| {
+    let r = rig.until("loss reported", 60_000, |rig| {
         match rig.recv_once(h, false) {
             Err(Error::WouldBlock) | Ok(_) => None,
             r => Some(r),
         }
     });
+    assert!(matches!(r, Err(Error::Failed(_))), "{r:?}");
     assert_eq!(rig.close(h), Ok(()));
     assert_eq!(rig.connect(h), Ok(()));
 }
