@@ -455,7 +455,7 @@ fn main() -> ExitCode {
         s.echoed,
         exchanged,
         s.payload,
-        s.commands as f64 / s.datagrams.max(1) as f64,
+        s.commands as f64 / exchanged.max(1) as f64,
         s.bringup_commands,
         s.uart_bytes as f64 / (2 * s.payload).max(1) as f64,
         s.elapsed.as_secs_f64(),
