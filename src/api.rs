@@ -88,7 +88,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             .enumerate()
             .find(|(_, s)| !s.in_use())
             .ok_or(Error::Failed(Reason::NoFreeSocket))?;
-        *s = Socket::new();
+        s.reset();
         s.phase = Phase::Idle;
         Ok(SocketHandle(slot as u8))
     }

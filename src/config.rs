@@ -77,6 +77,13 @@ impl Config {
 
 impl Default for Config {
     fn default() -> Self {
+        Self::const_default()
+    }
+}
+
+impl Config {
+    /// The defaults (empty APN, context 1, IPv4), usable in a `static`.
+    pub const fn const_default() -> Self {
         Config {
             apn: heapless::String::new(),
             context_id: 1,

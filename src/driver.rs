@@ -44,13 +44,27 @@ pub struct Driver<P: Profile, const N: usize = 4, const RX: usize = 2048> {
 
 impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     /// A driver for `profile` with `config`. Nothing is sent until a socket connects.
-    pub fn new(profile: P, config: Config) -> Self {
+    ///
+    /// `const`, so a driver can be built in place as a `static` (with
+    /// [`Config::const_default`] or a const configuration) instead of on the stack.
+    pub const fn new(profile: P, config: Config) -> Self {
         Driver {
             ingress: Ingress::new(),
             framer: Framer::new(),
             last_rx: Instant::ZERO,
             state: State::new(profile, config),
         }
+    }
+
+    /// Start over with `profile` and `config`, in place: every socket is forgotten
+    /// (the modem is not told; its leftovers are closed as after an MCU reset).
+    /// Unlike assigning a new [`Driver::new`], no driver-sized temporary is built,
+    /// so a driver in a `static` can be (re)configured on a small stack.
+    pub fn reset(&mut self, profile: P, config: Config) {
+        self.ingress.clear();
+        self.framer = Framer::new();
+        self.last_rx = Instant::ZERO;
+        self.state.reset(profile, config);
     }
 
     /// The profile.

@@ -270,6 +270,24 @@ impl<const RX: usize> Socket<RX> {
         }
     }
 
+    /// Back to a free slot, in place (the ring's storage is not rebuilt).
+    pub fn reset(&mut self) {
+        self.phase = Phase::Free;
+        self.handle = None;
+        self.modem_open = false;
+        self.host.clear();
+        self.port = 0;
+        self.local_port = None;
+        self.reuse_port = false;
+        self.pending_read = false;
+        self.rx_off = false;
+        self.tx = TxState::Idle;
+        self.rx.clear();
+        self.stats = SocketStats::default();
+        self.ever_connected = false;
+        self.in_use_retried = false;
+    }
+
     /// The state the API reports.
     pub fn state(&self) -> SocketState {
         match self.phase {

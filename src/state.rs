@@ -35,6 +35,19 @@ pub struct Stats {
     pub tx_bytes: u64,
 }
 
+impl Stats {
+    /// All counters at zero.
+    pub const ZERO: Stats = Stats {
+        unknown_lines: 0,
+        echo_lines: 0,
+        stray_datagrams: 0,
+        dropped_ring_full: 0,
+        uart_errors: 0,
+        rx_bytes: 0,
+        tx_bytes: 0,
+    };
+}
+
 /// Facts gathered from the information lines of the command in flight.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Scratch {
@@ -44,6 +57,17 @@ pub(crate) struct Scratch {
     local_port: Option<u16>,
     no_data: bool,
     datagram: bool,
+}
+
+impl Scratch {
+    pub(crate) const EMPTY: Scratch = Scratch {
+        sim_ready: None,
+        pdp_active: false,
+        opened: None,
+        local_port: None,
+        no_data: false,
+        datagram: false,
+    };
 }
 
 pub(crate) struct State<P: Profile, const N: usize, const RX: usize> {
@@ -71,7 +95,7 @@ pub(crate) struct State<P: Profile, const N: usize, const RX: usize> {
 }
 
 impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
-    pub fn new(profile: P, config: Config) -> Self {
+    pub const fn new(profile: P, config: Config) -> Self {
         State {
             profile,
             config,
@@ -82,13 +106,34 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             tx_payload: heapless::Vec::new(),
             tx_owner: None,
             op_slot: None,
-            scratch: Scratch::default(),
-            stats: Stats::default(),
+            scratch: Scratch::EMPTY,
+            stats: Stats::ZERO,
             next_poll: None,
             reg_lost_at: None,
             events: crate::events::EventQueue::new(),
             signal_due: false,
         }
+    }
+
+    /// Back to the state of [`State::new`], field by field (no big temporary).
+    pub fn reset(&mut self, profile: P, config: Config) {
+        self.profile = profile;
+        self.config = config;
+        self.now = Instant::ZERO;
+        self.engine = Engine::new();
+        self.net = NetInfo::new();
+        for s in self.sockets.iter_mut() {
+            s.reset();
+        }
+        self.tx_payload.clear();
+        self.tx_owner = None;
+        self.op_slot = None;
+        self.scratch = Scratch::EMPTY;
+        self.stats = Stats::ZERO;
+        self.next_poll = None;
+        self.reg_lost_at = None;
+        self.events = crate::events::EventQueue::new();
+        self.signal_due = false;
     }
 
     fn slot_of(&self, handle: ModemHandle) -> Option<usize> {

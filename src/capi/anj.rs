@@ -129,7 +129,10 @@ pub unsafe extern "C" fn anj_udp_create_ctx(
     };
     let r = global::GLOBAL
         .with(|shared| {
-            let inst = shared.instance.as_mut().ok_or(Failure::NotInitialised)?;
+            if !shared.initialised {
+                return Err(Failure::NotInitialised);
+            }
+            let inst = &mut shared.instance;
             inst.poll();
             let family = family(setting)?;
             if inst.live() >= inst.max_sockets {

@@ -145,9 +145,55 @@ impl Instance {
 
 /// What lives behind the guard: the instance and the generation of each slot's
 /// context pointer, which outlives re-initialisation.
+///
+/// The instance is built at compile time and reset in place by `cellsock_init`,
+/// so initialising never needs a driver-sized temporary on the caller's stack.
 pub struct Shared {
     pub(crate) generations: [u8; MAX_SOCKETS],
-    pub(crate) instance: Option<Instance>,
+    pub(crate) initialised: bool,
+    pub(crate) instance: Instance,
+}
+
+impl Shared {
+    /// The instance, once `cellsock_init` has set it up.
+    pub fn instance(&mut self) -> Result<&mut Instance, Failure> {
+        if self.initialised {
+            Ok(&mut self.instance)
+        } else {
+            Err(Failure::NotInitialised)
+        }
+    }
+}
+
+/// Placeholder callbacks of the instance before `cellsock_init`; never called,
+/// because no call reaches an uninitialised instance.
+unsafe extern "C" fn no_write(_: *mut c_void, _: *const u8, _: usize) -> i32 {
+    -1
+}
+
+unsafe extern "C" fn no_clock(_: *mut c_void) -> u64 {
+    0
+}
+
+impl Instance {
+    /// The instance before `cellsock_init`.
+    const fn empty() -> Self {
+        Instance {
+            driver: Driver::new(Bg96::new(), crate::Config::const_default()),
+            uart: CUart {
+                user: core::ptr::null_mut(),
+                read: None,
+                write: no_write,
+            },
+            clock: CClock {
+                user: core::ptr::null_mut(),
+                now: no_clock,
+            },
+            max_sockets: 0,
+            handles: [None; MAX_SOCKETS],
+            bound: [false; MAX_SOCKETS],
+        }
+    }
 }
 
 /// The single global instance with its "in use" flag.
@@ -170,7 +216,8 @@ impl Global {
             busy: AtomicBool::new(false),
             shared: UnsafeCell::new(Shared {
                 generations: [0; MAX_SOCKETS],
-                instance: None,
+                initialised: false,
+                instance: Instance::empty(),
             }),
         }
     }
@@ -214,10 +261,7 @@ pub static GLOBAL: Global = Global::new();
 /// Run `f` on the initialised instance.
 pub fn with_instance<R>(f: impl FnOnce(&mut Instance) -> Result<R, Failure>) -> Result<R, Failure> {
     GLOBAL
-        .with(|shared| match shared.instance.as_mut() {
-            Some(inst) => f(inst),
-            None => Err(Failure::NotInitialised),
-        })
+        .with(|shared| shared.instance().and_then(f))
         .and_then(|r| r)
 }
 
@@ -237,7 +281,10 @@ pub fn with_socket<R>(
     let (slot, generation) = decode(ctx).ok_or(Failure::BadArgument)?;
     GLOBAL
         .with(|shared| {
-            let inst = shared.instance.as_mut().ok_or(Failure::NotInitialised)?;
+            if !shared.initialised {
+                return Err(Failure::NotInitialised);
+            }
+            let inst = &mut shared.instance;
             inst.poll();
             let current = shared
                 .generations

@@ -5,11 +5,8 @@ use core::ffi::{c_char, c_int, c_void};
 
 use crate::config::{Config, PdpType, MAX_APN};
 use crate::modems::bg96::Bg96;
-use crate::Driver;
 
-use super::global::{
-    self, CClock, CUart, Instance, NowFn, ReadFn, WriteFn, FEED, GLOBAL, MAX_SOCKETS,
-};
+use super::global::{self, CClock, CUart, NowFn, ReadFn, WriteFn, FEED, GLOBAL, MAX_SOCKETS};
 use super::release::{Failure, BUILT};
 use super::{reason, AnjEnum};
 
@@ -208,15 +205,15 @@ pub unsafe extern "C" fn cellsock_init(config: *const CellsockConfig) -> c_int {
         for g in shared.generations.iter_mut() {
             *g = g.wrapping_add(1);
         }
-        shared.instance = None;
-        shared.instance = Some(Instance {
-            driver: Driver::new(profile, config),
-            uart,
-            clock,
-            max_sockets,
-            handles: [None; MAX_SOCKETS],
-            bound: [false; MAX_SOCKETS],
-        });
+        // Reset in place: no driver-sized temporary on the caller's stack.
+        let inst = &mut shared.instance;
+        inst.driver.reset(profile, config);
+        inst.uart = uart;
+        inst.clock = clock;
+        inst.max_sockets = max_sockets;
+        inst.handles = [None; MAX_SOCKETS];
+        inst.bound = [false; MAX_SOCKETS];
+        shared.initialised = true;
     });
     match r {
         Ok(()) => CELLSOCK_OK,
