@@ -519,7 +519,14 @@ fn bind_failure_of_a_reused_port() {
 // ----- faults ---------------------------------------------------------------------
 
 fn two_connected() -> (Rig, SocketHandle, SocketHandle) {
-    let mut rig = Rig::new(Setup::default());
+    two_connected_with(Bg96::new())
+}
+
+fn two_connected_with(profile: Bg96) -> (Rig, SocketHandle, SocketHandle) {
+    let mut rig = Rig::new(Setup {
+        profile,
+        ..Setup::default()
+    });
     let a = rig.create();
     let b = rig.create();
     assert_eq!(rig.connect(a), Ok(()));
@@ -775,15 +782,21 @@ fn fault_inside_a_send() {
         (Fault::Reboot, AfterPrompt, Reason::ModemRebooted),
         (Fault::Reboot, BeforeResult, Reason::ModemRebooted),
         (Fault::RegistrationLost, BeforeResult, Reason::SendFailed),
+        (Fault::SendFail, AfterPrompt, Reason::SendFailed),
+        (Fault::SendFail, BeforeResult, Reason::SendFailed),
     ];
-    for (fault, point, reason) in cases {
-        let (mut rig, a, b) = two_connected();
+    for (profile, (fault, point, reason)) in [Bg96::new(), Bg96::buffered()]
+        .into_iter()
+        .flat_map(|p| cases.clone().into_iter().map(move |c| (p, c)))
+    {
+        let (mut rig, a, b) = two_connected_with(profile);
         rig.sim.faults().in_next_send(point, fault.clone());
         let data = vec![0x77; 1000];
         assert_eq!(
             rig.send(a, &data),
             Err(Error::Failed(reason)),
-            "{fault:?} at {point:?}"
+            "{fault:?} at {point:?}, {:?}",
+            profile.access_mode
         );
         rig.sim.inject(Fault::RegistrationRegained);
         reconnect_if_lost(&mut rig, a);

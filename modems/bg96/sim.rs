@@ -915,19 +915,21 @@ impl Bg96Sim {
     }
 
     fn finish_send(&mut self, t: Nanos) {
-        let Input::Data(p) = std::mem::replace(&mut self.input, Input::Line(Vec::new())) else {
-            return;
-        };
-        self.trace(t, "H (payload)", &p.buf);
-        for bytes in p.before_result {
-            self.urc(t, bytes);
+        if let Input::Data(p) = &mut self.input {
+            for bytes in std::mem::take(&mut p.before_result) {
+                self.timeline.at(t, Action::Emit(bytes));
+            }
         }
         for f in self.faults.on_send(self.at_ms(t), SendPoint::BeforeResult) {
             self.apply(t, f);
         }
-        if !self.booted() {
+        if !matches!(self.input, Input::Data(_)) {
             return; // rebooted: no result
         }
+        let Input::Data(p) = std::mem::replace(&mut self.input, Input::Line(Vec::new())) else {
+            return;
+        };
+        self.trace(t, "H (payload)", &p.buf);
         let at = t + ms(self.cfg.latency.send_ms);
         let registered = self.registered();
         let result: &[u8] = match self.sockets.get_mut(p.id) {
@@ -1142,9 +1144,17 @@ impl Bg96Sim {
             }
             Fault::IgnoreCommand => self.armed.ignore += 1,
             Fault::SwallowAnswer => self.armed.swallow += 1,
-            Fault::SendFail => self.armed.send_fail += 1,
+            // Inside a send: this one fails; otherwise the next one.
+            Fault::SendFail => match &mut self.input {
+                Input::Data(p) => p.fail = true,
+                _ => self.armed.send_fail += 1,
+            },
             Fault::Garbage(bytes) => self.urc(t, bytes),
-            Fault::DuringSend(bytes, point) => self.armed.during_send.push((bytes, point)),
+            // Inside a send: now; otherwise in the next one.
+            Fault::DuringSend(bytes, point) => match self.input {
+                Input::Data(_) => self.urc(t, bytes),
+                _ => self.armed.during_send.push((bytes, point)),
+            },
             Fault::DropToHost(n) => self.port.drop_to_host(n),
             Fault::DropToModem(n) => self.port.drop_to_modem(n),
         }

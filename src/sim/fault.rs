@@ -41,11 +41,13 @@ pub enum Fault {
     /// The next command is carried out but everything the modem answers to it right
     /// away (information lines, final result, or the payload prompt) is lost.
     SwallowAnswer,
-    /// The next send is refused after its payload (`SEND FAIL`); nothing goes out.
+    /// The next send (or the one in progress) is refused after its payload (`SEND
+    /// FAIL`); nothing goes out.
     SendFail,
     /// These bytes are sent to the host now, as they are.
     Garbage(Vec<u8>),
-    /// These bytes are sent to the host inside the next send exchange.
+    /// These bytes are sent to the host inside the next send exchange (now, if one
+    /// is in progress).
     DuringSend(Vec<u8>, SendPoint),
     /// The next `n` bytes to the host are lost on the line.
     DropToHost(usize),
