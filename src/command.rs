@@ -211,8 +211,17 @@ impl Engine {
         self.stats.timeouts += 1;
         self.consecutive_timeouts = self.consecutive_timeouts.saturating_add(1);
         self.quiet_until = Some(now.after(QUARANTINE_MS));
-        if let (Stage::Prompt | Stage::Payload, Op::Send { len, .. }) = (f.stage, f.op) {
-            // The modem may still be counting payload bytes: make it give up.
+        if let (Stage::Prompt | Stage::Payload | Stage::Final, Op::Send { len, .. }) =
+            (f.stage, f.op)
+        {
+            // The modem may still be counting payload bytes: make it give up. Even
+            // with the payload all written, bytes may have been lost on the line and
+            // the modem still waits for that many: with no count known, the whole
+            // length is owed (the filler is harmless to a modem not waiting).
+            let owed = match f.stage {
+                Stage::Final => usize::from(len),
+                _ => usize::from(len).saturating_sub(f.payload_written),
+            };
             match abort {
                 SendAbort::Bytes(bytes) => {
                     self.abort = bytes;
@@ -220,7 +229,7 @@ impl Engine {
                 }
                 SendAbort::Fill(byte) => {
                     self.fill_byte = byte;
-                    self.fill_left = usize::from(len).saturating_sub(f.payload_written);
+                    self.fill_left = owed;
                 }
             }
         }

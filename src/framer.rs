@@ -118,7 +118,10 @@ impl Framer {
                 None => (None, buf.len()),
             };
         }
-        let blanks = buf.iter().take_while(|&&b| is_eol(b)).count();
+        // Line ends, and spaces at a line start (a stray space after the prompt,
+        // which may arrive in a later read than the prompt): lines are trimmed
+        // anyway, so nothing is lost by dropping them as soon as they come.
+        let blanks = buf.iter().take_while(|&&b| is_eol(b) || b == b' ').count();
         if blanks > 0 {
             return (None, blanks);
         }
