@@ -201,6 +201,13 @@ impl Engine {
         }
     }
 
+    /// The quiet period is over once its time has come.
+    pub fn expire_quiet(&mut self, now: Instant) {
+        if self.quiet_until.is_some_and(|t| now >= t) {
+            self.quiet_until = None;
+        }
+    }
+
     /// Check the deadline.
     pub fn check_timeout(&mut self, now: Instant, abort: SendAbort) -> Option<Completion> {
         let f = self.inflight?;

@@ -104,6 +104,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         self.advance(now);
         self.read(uart);
         self.state.check_deadlines();
+        self.state.engine.expire_quiet(now);
         if let Some(c) = self
             .state
             .engine

@@ -63,12 +63,18 @@ pub struct NetInfo {
     pub last_failure: Option<Reason>,
     /// Modem restarts seen.
     pub reboots: u32,
+    /// Interval until the next registration query while waiting.
+    pub(crate) reg_retry_ms: u32,
 }
 
 /// Intervals of bring-up retries, in milliseconds.
 pub(crate) const PROBE_INTERVAL_MS: u32 = 1_000;
 pub(crate) const SIM_RETRY_MS: u32 = 1_000;
+/// First interval between registration queries; it doubles up to
+/// [`REGISTRATION_RETRY_MAX_MS`] while the network keeps the modem waiting (the
+/// URC is the real signal, the query only a safety net).
 pub(crate) const REGISTRATION_RETRY_MS: u32 = 2_000;
+pub(crate) const REGISTRATION_RETRY_MAX_MS: u32 = 32_000;
 
 impl NetInfo {
     /// Nothing known yet.
@@ -81,6 +87,7 @@ impl NetInfo {
             started: None,
             last_failure: None,
             reboots: 0,
+            reg_retry_ms: REGISTRATION_RETRY_MS,
         }
     }
 
@@ -122,6 +129,12 @@ impl NetInfo {
             | NetState::Registering { next } => Some(next),
             _ => None,
         }
+    }
+
+    /// Start waiting for registration: query now, then back off.
+    pub(crate) fn wait_for_registration(&mut self, now: Instant) {
+        self.state = NetState::Registering { next: now };
+        self.reg_retry_ms = REGISTRATION_RETRY_MS;
     }
 
     /// Forget everything the modem held: after a reboot, power-down or repeated

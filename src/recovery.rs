@@ -87,7 +87,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         self.lose_open_sockets(Reason::RegistrationLost);
         self.events.push(NetEvent::RegistrationGaveUp);
         if self.net.is_ready() {
-            self.net.state = NetState::Registering { next: self.now };
+            self.net.wait_for_registration(self.now);
             self.next_poll = None;
         }
     }

@@ -6,7 +6,9 @@ use crate::command::{Completion, Engine, Outcome};
 use crate::error::Reason;
 use crate::events::NetEvent;
 use crate::fmt::{debug, warning};
-use crate::network::{NetInfo, NetState, PROBE_INTERVAL_MS, REGISTRATION_RETRY_MS, SIM_RETRY_MS};
+use crate::network::{
+    NetInfo, NetState, PROBE_INTERVAL_MS, REGISTRATION_RETRY_MAX_MS, SIM_RETRY_MS,
+};
 use crate::profile::{Event, Final, Info, ModemHandle, Op, Profile, Urc};
 use crate::socket::{Connecting, Phase, Socket, TxState};
 use crate::time::Instant;
@@ -352,14 +354,14 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 }
             }
             Op::SimStatus => {
-                self.net.state = if ok && scratch.sim_ready == Some(true) {
-                    NetState::Registering { next: now }
+                if ok && scratch.sim_ready == Some(true) {
+                    self.net.wait_for_registration(now);
                 } else {
                     self.net.last_failure = Some(Reason::SimNotReady);
-                    NetState::Sim {
+                    self.net.state = NetState::Sim {
                         next: now.after(SIM_RETRY_MS),
-                    }
-                };
+                    };
+                }
             }
             Op::Registration => {
                 let registered = self
@@ -372,8 +374,13 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 } else if registering {
                     self.net.last_failure = Some(Reason::NotRegistered);
                     self.net.state = NetState::Registering {
-                        next: now.after(REGISTRATION_RETRY_MS),
+                        next: now.after(self.net.reg_retry_ms),
                     };
+                    self.net.reg_retry_ms = self
+                        .net
+                        .reg_retry_ms
+                        .saturating_mul(2)
+                        .min(REGISTRATION_RETRY_MAX_MS);
                 }
             }
             Op::PdpDeactivate => self.net.state = NetState::Attaching { tried: false },
