@@ -258,7 +258,7 @@ impl Session {
         }
         let deadline = self.now() + ANSWER_WAIT_MS;
         while self.now() < deadline {
-            if self.received.iter().any(|d| *d == data) {
+            if self.received.contains(&data) {
                 return true;
             }
             self.tick(deadline);
