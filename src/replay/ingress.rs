@@ -612,6 +612,73 @@ pub fn replay(rec: &Transcript, chunking: Chunking) -> Result<Trace, Mismatch> {
     Ok(trace)
 }
 
+/// Replay a host-only recording (header `@host-only`): a log of a tty whose host
+/// side was an application outside the harness, as the pty simulator writes it
+/// (`examples/sim.rs --log`). Without `A:` lines there is no call to drive a
+/// driver, so it replays like an imported capture: the host's bytes give the
+/// context, the modem's bytes go through the framer and the `@profile`'s
+/// `classify`, fed whole, one `M:` line at a time and under `random` seeded
+/// random chunkings. It passes when every run observes the same events, the
+/// framer lost nothing (no overlong line, no bad length), and the `E:` lines, if
+/// the file has any (blessed like a capture), match. Bytes left unframed at the
+/// end are allowed (a log ends wherever the simulator was stopped). Returns what
+/// the whole-feed run observed.
+pub fn replay_host_only(rec: &Transcript, random: u64) -> Result<Trace, Mismatch> {
+    if rec.header("host-only").is_none() {
+        return Err(Mismatch {
+            line: 0,
+            message: "not a host-only recording (no @host-only header)".into(),
+        });
+    }
+    let whole = observe_named(rec, Chunking::Whole)?;
+    if whole.framer.overlong_lines != 0 || whole.framer.bad_lengths != 0 {
+        return Err(Mismatch {
+            line: 0,
+            message: format!(
+                "the framer lost modem bytes: overlong_lines={} bad_lengths={}",
+                whole.framer.overlong_lines, whole.framer.bad_lengths
+            ),
+        });
+    }
+    if rec.expectations() > 0 {
+        check(rec, &whole)?;
+    }
+    let same = |t: &Trace| {
+        t.framer == whole.framer
+            && t.leftover == whole.leftover
+            && t.events.len() == whole.events.len()
+            && t.events
+                .iter()
+                .zip(&whole.events)
+                .all(|(a, b)| a.item == b.item && a.text == b.text)
+    };
+    let runs = core::iter::once(Chunking::PerLine).chain((0..random).map(Chunking::Random));
+    for chunking in runs {
+        let t = observe_named(rec, chunking)?;
+        if !same(&t) {
+            let k = t
+                .events
+                .iter()
+                .zip(&whole.events)
+                .position(|(a, b)| a.item != b.item || a.text != b.text)
+                .unwrap_or(t.events.len().min(whole.events.len()));
+            let line = whole
+                .events
+                .get(k)
+                .and_then(|e| rec.items.get(e.item))
+                .map_or(0, |(l, _)| *l);
+            return Err(Mismatch {
+                line,
+                message: format!(
+                    "{chunking:?} observes something else than the whole feed (event {})",
+                    k + 1
+                ),
+            });
+        }
+    }
+    Ok(whole)
+}
+
 /// An event as an `E:` line writes it.
 pub fn event_text(event: &Event<'_>, frame: &Frame<'_>) -> String {
     let text = match frame {

@@ -110,6 +110,14 @@ pub fn config_of(rec: &Recording) -> Result<Config, Mismatch> {
 /// Replay `rec` against a driver for `profile`; returns the driver's counters at the
 /// end (which must not depend on the chunking).
 pub fn run<P: Profile>(profile: P, rec: &Recording, chunking: Chunking) -> Result<Stats, Mismatch> {
+    if rec.header("host-only").is_some() {
+        return Err(Mismatch {
+            line: 0,
+            message: "a @host-only recording has no calls to drive the driver with: replay it \
+with replay::ingress::replay_host_only (docs/recordings.md)"
+                .into(),
+        });
+    }
     let config = config_of(rec)?;
     let mut driver: ReplayDriver<P> = Driver::new(profile, config);
     let clock = VirtualClock::new();
