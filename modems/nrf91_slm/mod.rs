@@ -13,6 +13,15 @@
 //! `#XAPOLL` notification (`AT#XRECVFROM`).
 
 pub mod commands;
+// Host-only simulator: a panic there is a failed test, not a crashed device.
+#[cfg(feature = "sim")]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+pub mod sim;
 
 use atat::AtatCmd;
 

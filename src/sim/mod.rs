@@ -13,6 +13,7 @@
 //! * [`udp`]: resolving, opening connected non-blocking sockets, and an
 //!   [`udp::EchoServer`] for the far end.
 //! * [`tty`]: a real serial port with the same transport interface (Unix).
+//! * [`at`]: reading command lines on the modem side (names, forms, arguments).
 //!
 //! Everything is step-driven: `step(now)` takes the bytes that have arrived by
 //! `now`, acts on them, checks the UDP sockets without blocking and puts due output
@@ -21,6 +22,7 @@
 //! something to do. A loop that polls the driver at the same moments should call
 //! `step(now)` first, then poll the driver with the same `now`.
 
+pub mod at;
 pub mod fault;
 pub mod pipe;
 #[cfg(unix)]
