@@ -1,17 +1,19 @@
 //! UDP echo through the driver: `cargo run --example udp_echo`.
 //!
-//! With no arguments: a UDP echo server thread on 127.0.0.1, a simulated BG96 on an
-//! in-process UART paced at 115200 baud (its sockets are real UDP sockets on
-//! 127.0.0.1), and the driver used through its public API only (`NetStack` over the
-//! UART end, with a wall clock). It connects, sends datagrams of varied sizes (0,
-//! 1, 1460, bytes that look like AT protocol, random binary), checks every echo
-//! byte for byte and prints a summary. Any mismatch, loss or error: exit code 1.
+//! With no arguments: a UDP echo server thread on 127.0.0.1, a simulated BG96 (or,
+//! with `--modem nrf91`, an nRF91 Serial Modem) on an in-process UART paced at
+//! 115200 baud (its sockets are real UDP sockets on 127.0.0.1), and the driver
+//! used through its public API only (`NetStack` over the UART end, with a wall
+//! clock). It connects, sends datagrams of varied sizes (0, 1, 1460, bytes that
+//! look like AT protocol, random binary), checks every echo byte for byte and prints a summary. Any mismatch, loss or error: exit code 1.
 //!
 //! ```text
 //! --count N        datagrams to send (default 20)
 //! --size N         every datagram N bytes (default: varied, 0..=1460)
 //! --baud B         UART baud rate (default 115200; 0: no pacing)
-//! --modem M        bg96 (direct push, default) or bg96-buffer (AT+QIRD)
+//! --modem M        bg96 (direct push, default), bg96-buffer (AT+QIRD), nrf91
+//!                  (Serial Modem, automatic reception, default bearer) or
+//!                  nrf91-poll (#XAPOLL + AT#XRECVFROM)
 //! --record FILE    write the run as a recording (replay format) and replay it
 //! --serial PATH    drive a real modem on this serial port instead of the simulator
 //! --apn APN        APN (default "internet")
@@ -29,6 +31,9 @@ use std::time::{Duration, Instant as WallInstant};
 
 use cellsock::modems::bg96::sim::{Bg96Sim, Bg96SimConfig};
 use cellsock::modems::bg96::Bg96;
+use cellsock::modems::nrf91_slm::sim::{Nrf91Sim, Nrf91SimConfig};
+use cellsock::modems::nrf91_slm::Nrf91Slm;
+use cellsock::profile::Profile;
 use cellsock::replay::{Chunking, Recorder, Recording, RecordingClock, RecordingUart, Rng};
 use cellsock::sim::udp::EchoServer;
 use cellsock::sim::{Line, SimModem};
@@ -54,7 +59,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: cargo run --example udp_echo -- [--count N] [--size N] [--baud B] \
-[--modem bg96|bg96-buffer] [--record FILE] [--serial PATH --host H --port P] [--apn APN] \
+[--modem bg96|bg96-buffer|nrf91|nrf91-poll] [--record FILE] [--serial PATH --host H --port P] [--apn APN] \
 [--seed S] [--trace]";
 
 fn parse_args() -> Result<Args, String> {
@@ -95,7 +100,7 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     if a.size.is_some_and(|s| s > 1460) {
-        return Err("--size: the BG96 sends at most 1460 bytes per datagram".into());
+        return Err("--size: the modems send at most 1460 bytes per datagram".into());
     }
     Ok(a)
 }
@@ -120,7 +125,9 @@ fn datagrams(args: &Args) -> Vec<Vec<u8>> {
     if let Some(size) = args.size {
         return (0..args.count).map(|_| random(Some(size))).collect();
     }
-    let mut protocol = b"\r\nOK\r\n> \r\nSEND OK\r\n+QIURC: \"recv\",0,5\r\nERROR\r\n".to_vec();
+    let mut protocol = b"\r\nOK\r\n> \r\nSEND OK\r\n+QIURC: \"recv\",0,5\r\nERROR\r\n\
+#XRECV: 0,0,5\r\n#XDATAMODE: 0\r\n+++\r\nReady\r\n"
+        .to_vec();
     protocol.extend_from_slice(&[0x00, 0x1a, 0x1b, 0xff]);
     let edges = [Vec::new(), random(Some(1)), random(Some(1460)), protocol];
     let mut out: Vec<Vec<u8>> = edges.into_iter().take(args.count).collect();
@@ -133,19 +140,19 @@ fn datagrams(args: &Args) -> Vec<Vec<u8>> {
 /// How one datagram went.
 enum Outcome {
     Echoed,
-    /// The driver refused an empty datagram at once (the BG96 cannot send one).
+    /// The driver refused an empty datagram at once (neither modem can send one).
     RefusedEmpty(Error),
     Failed(String),
 }
 
-struct App<U: Read + ReadReady + Write + WriteReady> {
-    net: NetStack<'static, Bg96, RecordingUart<U>, RecordingClock<WallClock>, SOCKETS, RX>,
-    sim: Option<Bg96Sim>,
+struct App<P: Profile + 'static, U: Read + ReadReady + Write + WriteReady> {
+    net: NetStack<'static, P, RecordingUart<U>, RecordingClock<WallClock>, SOCKETS, RX>,
+    sim: Option<Box<dyn SimModem>>,
     rec: Recorder,
     clock: WallClock,
 }
 
-impl<U: Read + ReadReady + Write + WriteReady> App<U> {
+impl<P: Profile + 'static, U: Read + ReadReady + Write + WriteReady> App<P, U> {
     /// One turn of the loop: the modem acts, the driver polls, and if nothing is due
     /// the program sleeps a little (at most 1 ms: datagrams from the network may
     /// come at any time).
@@ -291,27 +298,26 @@ struct Summary {
     traffic_time: Duration,
 }
 
-fn run<U: Read + ReadReady + Write + WriteReady>(
+fn run<P: Profile + 'static, U: Read + ReadReady + Write + WriteReady>(
     args: &Args,
+    profile: P,
     uart: U,
-    sim: Option<Bg96Sim>,
+    sim: Option<Box<dyn SimModem>>,
     host: &str,
     port: &str,
 ) -> Result<(Summary, Recorder), String> {
     let start = WallInstant::now();
-    let buffered = args.modem == "bg96-buffer";
-    let profile = if buffered {
-        Bg96::buffered()
-    } else {
-        Bg96::new()
-    };
-    let config = Config::new(&args.apn).map_err(|_| format!("bad APN {:?}", args.apn))?;
+    let mut config = Config::new(&args.apn).map_err(|_| format!("bad APN {:?}", args.apn))?;
+    if args.modem.starts_with("nrf91") {
+        // The default bearer, as the nRF91 README recommends.
+        config.context_id = 0;
+    }
     let rec = if args.record.is_some() {
         Recorder::new(&args.modem, &config)
     } else {
         Recorder::off()
     };
-    let driver: &'static mut Driver<Bg96, SOCKETS, RX> =
+    let driver: &'static mut Driver<P, SOCKETS, RX> =
         Box::leak(Box::new(Driver::new(profile, config)));
     let clock = WallClock(start);
     let net = NetStack::new(driver, rec.uart(uart), rec.clock(clock));
@@ -376,6 +382,22 @@ fn run<U: Read + ReadReady + Write + WriteReady>(
     Ok((summary, rec))
 }
 
+/// `run` with the profile `--modem` names.
+fn run_modem<U: Read + ReadReady + Write + WriteReady>(
+    args: &Args,
+    uart: U,
+    sim: Option<Box<dyn SimModem>>,
+    host: &str,
+    port: &str,
+) -> Result<(Summary, Recorder), String> {
+    match args.modem.as_str() {
+        "bg96-buffer" => run(args, Bg96::buffered(), uart, sim, host, port),
+        "nrf91" => run(args, Nrf91Slm::new(), uart, sim, host, port),
+        "nrf91-poll" => run(args, Nrf91Slm::polled(), uart, sim, host, port),
+        _ => run(args, Bg96::new(), uart, sim, host, port),
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
@@ -384,9 +406,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !matches!(args.modem.as_str(), "bg96" | "bg96-buffer") {
+    if !matches!(
+        args.modem.as_str(),
+        "bg96" | "bg96-buffer" | "nrf91" | "nrf91-poll"
+    ) {
         eprintln!(
-            "udp_echo: modem {:?} is not available (bg96, bg96-buffer; nrf91 comes later)",
+            "udp_echo: modem {:?} is not available (bg96, bg96-buffer, nrf91, nrf91-poll)",
             args.modem
         );
         return ExitCode::from(2);
@@ -403,7 +428,7 @@ fn main() -> ExitCode {
         #[cfg(unix)]
         {
             match cellsock::sim::tty::TtyUart::open(path, args.baud) {
-                Ok(tty) => run(&args, tty, None, host, &port.to_string()),
+                Ok(tty) => run_modem(&args, tty, None, host, &port.to_string()),
                 Err(e) => Err(format!("{path}: {e}")),
             }
         }
@@ -427,12 +452,22 @@ fn main() -> ExitCode {
             0 => Line::instant(),
             b => Line::baud(b),
         };
-        let cfg = Bg96SimConfig {
-            trace: args.trace,
-            ..Bg96SimConfig::default()
+        let (sim, uart): (Box<dyn SimModem>, _) = if args.modem.starts_with("nrf91") {
+            let cfg = Nrf91SimConfig {
+                trace: args.trace,
+                ..Nrf91SimConfig::default()
+            };
+            let (sim, uart) = Nrf91Sim::with_line(line, cfg);
+            (Box::new(sim), uart)
+        } else {
+            let cfg = Bg96SimConfig {
+                trace: args.trace,
+                ..Bg96SimConfig::default()
+            };
+            let (sim, uart) = Bg96Sim::with_line(line, cfg);
+            (Box::new(sim), uart)
         };
-        let (sim, uart) = Bg96Sim::with_line(line, cfg);
-        run(&args, uart, Some(sim), &host, &port)
+        run_modem(&args, uart, Some(sim), &host, &port)
     };
 
     let (s, rec) = match result {
@@ -462,7 +497,7 @@ fn main() -> ExitCode {
         s.traffic_time.as_secs_f64(),
     );
     if let Some(e) = s.refused_empty {
-        println!("udp_echo: the empty datagram was refused by the driver ({e}): the BG96 cannot send one");
+        println!("udp_echo: the empty datagram was refused by the driver ({e}): the modem cannot send one");
     }
 
     let mut ok = s.failures.is_empty() && s.echoed == exchanged;
