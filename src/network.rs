@@ -37,11 +37,16 @@ pub enum NetState {
     Deactivating,
     /// Checking the packet data context.
     Attaching {
-        /// An activation was already tried in this round.
-        tried: bool,
+        /// Activations tried in this round.
+        attempts: u8,
     },
-    /// Activating the packet data context.
-    Activating,
+    /// Activating the packet data context (attempt `attempt`) once `next` comes.
+    Activating {
+        /// Which attempt this is (1-based).
+        attempt: u8,
+        /// When to send it.
+        next: Instant,
+    },
     /// Data ready: sockets can be opened.
     Ready,
 }
@@ -75,6 +80,11 @@ pub(crate) const SIM_RETRY_MS: u32 = 1_000;
 /// URC is the real signal, the query only a safety net).
 pub(crate) const REGISTRATION_RETRY_MS: u32 = 2_000;
 pub(crate) const REGISTRATION_RETRY_MAX_MS: u32 = 32_000;
+/// Activation attempts before a connect fails with `PdpActivationFailed`, and the
+/// pause before each retry: the network may refuse for a while, or bring a default
+/// bearer back by itself (nRF91 context 0).
+pub(crate) const ACTIVATION_ATTEMPTS: u8 = 3;
+pub(crate) const ACTIVATION_RETRY_MS: u32 = 5_000;
 
 impl NetInfo {
     /// Nothing known yet.
@@ -116,7 +126,7 @@ impl NetInfo {
             NetState::Registering { next } if now >= next => Some(Op::Registration),
             NetState::Deactivating => Some(Op::PdpDeactivate),
             NetState::Attaching { .. } => Some(Op::PdpStatus),
-            NetState::Activating => Some(Op::PdpActivate),
+            NetState::Activating { next, .. } if now >= next => Some(Op::PdpActivate),
             _ => None,
         }
     }
@@ -126,7 +136,8 @@ impl NetInfo {
         match self.state {
             NetState::Probing { next }
             | NetState::Sim { next }
-            | NetState::Registering { next } => Some(next),
+            | NetState::Registering { next }
+            | NetState::Activating { next, .. } => Some(next),
             _ => None,
         }
     }

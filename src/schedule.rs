@@ -33,7 +33,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             }
             NetState::Sim { .. } => Reason::SimNotReady,
             NetState::Registering { .. } => Reason::NotRegistered,
-            NetState::Deactivating | NetState::Attaching { .. } | NetState::Activating => {
+            NetState::Deactivating | NetState::Attaching { .. } | NetState::Activating { .. } => {
                 Reason::PdpActivationFailed
             }
             NetState::Ready => Reason::Timeout,

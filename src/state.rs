@@ -7,7 +7,8 @@ use crate::error::Reason;
 use crate::events::NetEvent;
 use crate::fmt::{debug, warning};
 use crate::network::{
-    NetInfo, NetState, PROBE_INTERVAL_MS, REGISTRATION_RETRY_MAX_MS, SIM_RETRY_MS,
+    NetInfo, NetState, ACTIVATION_ATTEMPTS, ACTIVATION_RETRY_MS, PROBE_INTERVAL_MS,
+    REGISTRATION_RETRY_MAX_MS, SIM_RETRY_MS,
 };
 use crate::profile::{Event, Final, Info, ModemHandle, Op, Profile, Urc};
 use crate::socket::{Connecting, Phase, Socket, TxState};
@@ -198,7 +199,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 self.on_registration(stat);
                 if stat.is_registered() {
                     if let NetState::Registering { .. } = self.net.state {
-                        self.net.state = NetState::Attaching { tried: false };
+                        self.net.state = NetState::Attaching { attempts: 0 };
                     }
                 }
             }
@@ -336,6 +337,11 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         let scratch = core::mem::take(&mut self.scratch);
         let slot = self.op_slot.take();
         let now = self.now;
+        if c.outcome == Outcome::Aborted && slot.is_none() {
+            // A bring-up step cut short by a modem restart: nothing failed, the
+            // restart itself sends bring-up back to the probe.
+            return;
+        }
         match c.op {
             Op::Probe => {
                 self.net.state = if ok {
@@ -370,7 +376,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                     .is_some_and(|(s, _)| s.is_registered());
                 let registering = matches!(self.net.state, NetState::Registering { .. });
                 if registering && ok && registered {
-                    self.net.state = NetState::Attaching { tried: false };
+                    self.net.state = NetState::Attaching { attempts: 0 };
                 } else if registering {
                     self.net.last_failure = Some(Reason::NotRegistered);
                     self.net.state = NetState::Registering {
@@ -383,19 +389,40 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                         .min(REGISTRATION_RETRY_MAX_MS);
                 }
             }
-            Op::PdpDeactivate => self.net.state = NetState::Attaching { tried: false },
+            Op::PdpDeactivate => self.net.state = NetState::Attaching { attempts: 0 },
             Op::PdpStatus => {
-                let tried = matches!(self.net.state, NetState::Attaching { tried: true });
+                let attempts = match self.net.state {
+                    NetState::Attaching { attempts } => attempts,
+                    _ => 0,
+                };
                 if ok && scratch.pdp_active {
                     self.link_ready();
-                } else if ok && !tried {
+                } else if !ok {
+                    // No answer or an error: ask again (bounded by the connect
+                    // deadline and the consecutive-timeout rule).
+                    self.net.state = NetState::Attaching { attempts };
+                } else if attempts < ACTIVATION_ATTEMPTS {
                     self.net.local_ip = None;
-                    self.net.state = NetState::Activating;
+                    let pause = if attempts == 0 {
+                        0
+                    } else {
+                        ACTIVATION_RETRY_MS
+                    };
+                    self.net.state = NetState::Activating {
+                        attempt: attempts + 1,
+                        next: now.after(pause),
+                    };
                 } else {
                     self.fail_bringup(Reason::PdpActivationFailed);
                 }
             }
-            Op::PdpActivate => self.net.state = NetState::Attaching { tried: true },
+            Op::PdpActivate => {
+                let attempts = match self.net.state {
+                    NetState::Activating { attempt, .. } => attempt,
+                    _ => 1,
+                };
+                self.net.state = NetState::Attaching { attempts };
+            }
             Op::Open { step, .. } => self.open_done(slot, step, ok, failure, scratch),
             Op::LocalPort { .. } => {
                 if let Some(s) = slot.and_then(|i| self.sockets.get_mut(i)) {

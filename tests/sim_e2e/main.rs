@@ -307,7 +307,6 @@ fn fault_socket_closed_by_the_network(m: Modem) {
 per_modem!(fault_pdp_deactivated:
     bg96,
     bg96_buffer,
-    #[ignore = "driver bug: nRF91 on context 0, the connect after a PDN loss fails with PdpActivationFailed instead of waiting for the modem to bring the default bearer back"]
     nrf91,
     nrf91_poll,
 );
@@ -591,19 +590,14 @@ fn fault_reboot_at_each_bring_up_step(m: Modem) {
 }
 
 per_modem!(fault_reboot_during_the_context_query:
-    #[ignore = "driver bug: reboot during the context query fails the connect with PdpActivationFailed"]
     bg96,
-    #[ignore = "driver bug: reboot during the context query fails the connect with PdpActivationFailed"]
     bg96_buffer,
-    #[ignore = "driver bug: reboot during the context query fails the connect with PdpActivationFailed"]
     nrf91,
-    #[ignore = "driver bug: reboot during the context query fails the connect with PdpActivationFailed"]
     nrf91_poll,
 );
-/// Driver bug (all modems): a modem reboot while the context query (`Op::PdpStatus`)
-/// is in flight fails the waiting connect with `PdpActivationFailed` (state.rs takes
-/// the interrupted query for a failed activation) instead of `ModemRebooted` and a
-/// new bring-up.
+/// A modem reboot while the context query is in flight (this once failed the
+/// connect with `PdpActivationFailed`: the interrupted query was taken for a failed
+/// activation): bring-up starts again and the connect succeeds.
 fn fault_reboot_during_the_context_query(m: Modem) {
     reboot_at_bring_up_step(m, m.context_query_cmd());
 }
