@@ -1,6 +1,6 @@
-//! Wire efficiency against the simulated BG96 (`cellsock::modems::bg96::sim`): AT
-//! exchanges and UART bytes per datagram, traffic while idle, and line-rate
-//! efficiency at 115200 baud. Everything runs on a virtual clock with the line paced
+//! Wire efficiency against the simulated modems (`cellsock::modems::bg96::sim`,
+//! `cellsock::modems::nrf91_slm::sim`): AT exchanges and UART bytes per datagram,
+//! traffic while idle, and line-rate efficiency at 115200 baud. Everything runs on a virtual clock with the line paced
 //! at 10 bit times per byte, so every figure is deterministic (datagrams cross real
 //! UDP on 127.0.0.1, which only moves them, never times them).
 //!
@@ -15,11 +15,15 @@ use std::cell::RefCell;
 use std::net::UdpSocket;
 use std::rc::Rc;
 
-use cellsock::modems::bg96::sim::{Bg96Sim, Bg96SimConfig, Latency, Start};
+use cellsock::modems::bg96::sim::{self as bg96_sim, Bg96Sim, Bg96SimConfig};
 use cellsock::modems::bg96::Bg96;
+use cellsock::modems::nrf91_slm::sim::{self as nrf91_sim, Nrf91Sim, Nrf91SimConfig};
+use cellsock::modems::nrf91_slm::Nrf91Slm;
 use cellsock::replay::VirtualClock;
 use cellsock::sim::{HostUart, Line, SimModem};
-use cellsock::{AddressFamily, Clock, Config, Driver, Error, Instant, NetStack, SocketHandle};
+use cellsock::{
+    AddressFamily, Clock, Config, Driver, Error, Instant, NetStack, Profile, SocketHandle,
+};
 
 const BAUD: u32 = 115_200;
 const SOCKETS: usize = 2;
@@ -100,26 +104,99 @@ impl Snap {
     }
 }
 
-/// A driver on a simulated BG96 with a UDP peer on 127.0.0.1.
-struct Rig {
-    sim: Bg96Sim,
-    stack: NetStack<'static, Bg96, Tap, VirtualClock, SOCKETS, RX>,
+/// How a measurement wants the simulated modem.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Powered on now, the simulator's realistic latencies.
+    Realistic,
+    /// Already running, every answer at once: only the line and the driver set
+    /// the pace.
+    Instant,
+}
+
+/// A simulated modem and the profile that drives it.
+trait Modem: SimModem + Sized {
+    type P: Profile + 'static;
+    /// Name in the tables.
+    const NAME: &'static str;
+    /// The simulator on a line at `BAUD`, and the driver's end of it.
+    fn start(mode: Mode) -> (Self, HostUart);
+    /// The profile: pushed reception, or (`buffered`) reading each datagram.
+    fn profile(buffered: bool) -> Self::P;
+    /// What the buffered profile is called.
+    const BUFFERED: &'static str;
+    /// The local UDP port of the driver's first socket.
+    fn first_socket_port(&self) -> Option<u16>;
+}
+
+impl Modem for Bg96Sim {
+    type P = Bg96;
+    const NAME: &'static str = "bg96";
+    const BUFFERED: &'static str = "buffer mode, AT+QIRD";
+    fn start(mode: Mode) -> (Self, HostUart) {
+        let cfg = match mode {
+            Mode::Realistic => Bg96SimConfig::default(),
+            Mode::Instant => Bg96SimConfig {
+                latency: bg96_sim::Latency::ZERO,
+                start: bg96_sim::Start::Running,
+                ..Bg96SimConfig::default()
+            },
+        };
+        Bg96Sim::with_line(Line::baud(BAUD), cfg)
+    }
+    fn profile(buffered: bool) -> Bg96 {
+        if buffered {
+            Bg96::buffered()
+        } else {
+            Bg96::new()
+        }
+    }
+    fn first_socket_port(&self) -> Option<u16> {
+        self.local_port(0)
+    }
+}
+
+impl Modem for Nrf91Sim {
+    type P = Nrf91Slm;
+    const NAME: &'static str = "nrf91";
+    const BUFFERED: &'static str = "polled, #XAPOLL + #XRECV";
+    fn start(mode: Mode) -> (Self, HostUart) {
+        let cfg = match mode {
+            Mode::Realistic => Nrf91SimConfig::default(),
+            Mode::Instant => Nrf91SimConfig {
+                latency: nrf91_sim::Latency::ZERO,
+                start: nrf91_sim::Start::Running,
+                ..Nrf91SimConfig::default()
+            },
+        };
+        Nrf91Sim::with_line(Line::baud(BAUD), cfg)
+    }
+    fn profile(buffered: bool) -> Nrf91Slm {
+        if buffered {
+            Nrf91Slm::polled()
+        } else {
+            Nrf91Slm::new()
+        }
+    }
+    fn first_socket_port(&self) -> Option<u16> {
+        (0..8).find_map(|h| self.local_port(h))
+    }
+}
+
+/// A driver on a simulated modem with a UDP peer on 127.0.0.1.
+struct Rig<S: Modem> {
+    sim: S,
+    stack: NetStack<'static, S::P, Tap, VirtualClock, SOCKETS, RX>,
     clock: VirtualClock,
     log: WriteLog,
     peer: UdpSocket,
     socket: SocketHandle,
-    /// Virtual time the sim has been stepped to.
-    stepped: u64,
 }
 
-impl Rig {
-    fn new(profile: Bg96, latency: Latency, start: Start) -> Rig {
-        let cfg = Bg96SimConfig {
-            latency,
-            start,
-            ..Bg96SimConfig::default()
-        };
-        let (sim, uart) = Bg96Sim::with_line(Line::baud(BAUD), cfg);
+impl<S: Modem> Rig<S> {
+    fn new(buffered: bool, mode: Mode) -> Rig<S> {
+        let (sim, uart) = S::start(mode);
+        let profile = S::profile(buffered);
         let clock = VirtualClock::new();
         let log: WriteLog = Rc::default();
         let tap = Tap {
@@ -127,7 +204,7 @@ impl Rig {
             clock: clock.clone(),
             log: log.clone(),
         };
-        let driver: &'static mut Driver<Bg96, SOCKETS, RX> = Box::leak(Box::new(Driver::new(
+        let driver: &'static mut Driver<S::P, SOCKETS, RX> = Box::leak(Box::new(Driver::new(
             profile,
             Config::new("internet").unwrap(),
         )));
@@ -142,7 +219,6 @@ impl Rig {
             log,
             peer,
             socket,
-            stepped: 0,
         };
         rig.step();
         rig
@@ -162,7 +238,6 @@ impl Rig {
     fn step(&mut self) {
         let now = self.clock.now();
         self.sim.step(now);
-        self.stepped = now.as_millis();
         self.stack.poll();
     }
 
@@ -230,7 +305,10 @@ impl Rig {
 
     /// The peer sends `count` datagrams of `len` bytes to the modem's socket.
     fn peer_sends(&mut self, count: usize, len: usize) {
-        let port = self.sim.local_port(0).expect("socket 0 open in the sim");
+        let port = self
+            .sim
+            .first_socket_port()
+            .expect("a socket open in the sim");
         let data = payload(len);
         for _ in 0..count {
             self.peer.send_to(&data, ("127.0.0.1", port)).unwrap();
@@ -301,7 +379,7 @@ impl PerDatagram {
     }
 }
 
-fn sends(rig: &mut Rig, count: usize, len: usize) -> PerDatagram {
+fn sends<S: Modem>(rig: &mut Rig<S>, count: usize, len: usize) -> PerDatagram {
     let data = payload(len);
     let before = rig.snap();
     for _ in 0..count {
@@ -322,7 +400,7 @@ fn sends(rig: &mut Rig, count: usize, len: usize) -> PerDatagram {
     }
 }
 
-fn receives(rig: &mut Rig, count: usize, len: usize, what: &str) -> PerDatagram {
+fn receives<S: Modem>(rig: &mut Rig<S>, count: usize, len: usize, what: &str) -> PerDatagram {
     let before = rig.snap();
     rig.peer_sends(count, len);
     rig.receive(count, len);
@@ -339,46 +417,89 @@ fn receives(rig: &mut Rig, count: usize, len: usize, what: &str) -> PerDatagram 
     }
 }
 
+/// `count` datagrams of `len` bytes, each sent by the peer only after the previous
+/// one was received and the line went quiet (isolated arrivals, not a burst).
+fn receives_one_by_one<S: Modem>(
+    rig: &mut Rig<S>,
+    count: usize,
+    len: usize,
+    what: &str,
+) -> PerDatagram {
+    let before = rig.snap();
+    for _ in 0..count {
+        rig.peer_sends(1, len);
+        rig.receive(1, len);
+        for _ in 0..50 {
+            rig.advance(1);
+        }
+    }
+    let d = rig.snap().minus(before);
+    PerDatagram {
+        what: what.into(),
+        count,
+        len,
+        d,
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
+    measure::<Bg96Sim>();
+    measure::<Nrf91Sim>();
+}
+
+/// Every figure for one simulated modem; `key value` lines are prefixed with its
+/// name.
+fn measure<S: Modem>() {
+    let name = S::NAME;
     let byte_ns = Line::baud(BAUD).byte_time();
-    println!("# cellsock wire efficiency, simulated BG96 at {BAUD} baud (virtual time)");
+    println!("# {name}: cellsock wire efficiency, simulated modem at {BAUD} baud (virtual time)");
     println!();
 
     // 1. Exchanges and bytes per datagram, with the simulator's realistic latencies.
-    let mut rig = Rig::new(Bg96::new(), Latency::default(), Start::PowerOn);
+    let mut rig = Rig::<S>::new(false, Mode::Realistic);
     let t0 = rig.snap();
     rig.connect();
     let bring_up = rig.snap().minus(t0);
     let mut rows = Vec::new();
     for len in [16, 100, 1000] {
         rows.push(sends(&mut rig, 20, len));
-        let r = receives(&mut rig, 20, len, "receive (direct push)");
-        rows.push(r);
+        rows.push(receives(&mut rig, 20, len, "receive (pushed)"));
     }
+    rows.push(receives_one_by_one(
+        &mut rig,
+        10,
+        100,
+        "receive (pushed), one at a time",
+    ));
     // Idle: ten minutes without traffic.
     let idle_from = rig.clock.now_ms();
     let before = rig.snap();
     while rig.clock.now_ms() < idle_from + 600_000 {
-        rig.advance(60_000);
+        let left = idle_from + 600_000 - rig.clock.now_ms();
+        rig.advance(left.min(60_000));
     }
     let idle = rig.snap().minus(before);
     let idle_lines = rig.command_lines(idle_from);
     let poll_interval = rig.stack.driver.config().poll_interval_ms as u64;
 
-    // Buffer-access mode, for comparison.
-    let mut brig = Rig::new(Bg96::buffered(), Latency::default(), Start::PowerOn);
+    // Reading each datagram with a command, for comparison.
+    let mut brig = Rig::<S>::new(true, Mode::Realistic);
     brig.connect();
+    let buffered = format!("receive ({})", S::BUFFERED);
     for len in [16, 100, 1000] {
-        rows.push(receives(
-            &mut brig,
-            20,
-            len,
-            "receive (buffer mode, AT+QIRD)",
-        ));
+        rows.push(receives(&mut brig, 20, len, &buffered));
     }
+    rows.push(receives_one_by_one(
+        &mut brig,
+        10,
+        100,
+        &format!("{buffered}, one at a time"),
+    ));
 
-    println!("## AT exchanges and UART bytes per datagram (BG96, 20 datagrams each)");
+    println!(
+        "## {name}: AT exchanges and UART bytes per datagram (bursts of 20, or 10 one at a time)"
+    );
     println!();
     println!("| direction | payload B | AT exchanges / datagram | UART bytes / payload byte | framing bytes / datagram |");
     println!("|---|---:|---:|---:|---:|");
@@ -408,13 +529,18 @@ fn main() {
     println!();
     for r in &rows {
         let key = format!(
-            "{}_{}",
+            "{name}_{}{}_{}",
             if r.what == "send" {
                 "send"
-            } else if r.what.contains("buffer") {
-                "recv_buffer"
+            } else if r.what.contains(S::BUFFERED) {
+                "recv_read"
             } else {
                 "recv_push"
+            },
+            if r.what.contains("one at a time") {
+                "_single"
+            } else {
+                ""
             },
             r.len
         );
@@ -424,12 +550,12 @@ fn main() {
             r.bytes_per_payload_byte()
         );
     }
-    println!("bringup_exchanges {}", bring_up.commands);
-    println!("bringup_uart_bytes {}", bring_up.bytes());
-    println!("idle_600s_exchanges {}", idle.commands);
-    println!("idle_600s_uart_bytes {}", idle.bytes());
+    println!("{name}_bringup_exchanges {}", bring_up.commands);
+    println!("{name}_bringup_uart_bytes {}", bring_up.bytes());
+    println!("{name}_idle_600s_exchanges {}", idle.commands);
+    println!("{name}_idle_600s_uart_bytes {}", idle.bytes());
     println!(
-        "idle_600s_expected_polls {}",
+        "{name}_idle_600s_poll_intervals {}",
         600_000 / poll_interval.max(1)
     );
     println!();
@@ -437,7 +563,7 @@ fn main() {
     // 2. Line-rate efficiency: answers without latency, so only the line and the
     // driver set the pace.
     let (k, len) = (50usize, 1000usize);
-    let mut rig = Rig::new(Bg96::new(), Latency::ZERO, Start::Running);
+    let mut rig = Rig::<S>::new(false, Mode::Instant);
     rig.connect();
     let data = payload(len);
     rig.send(&data); // warm: the first datagram is not timed
@@ -468,39 +594,39 @@ fn main() {
     let rx_achieved = (k * len) as f64 / (rx_ms as f64 / 1000.0);
 
     println!(
-        "## Line-rate efficiency ({k} datagrams of {len} B, {BAUD} baud, modem answers at once)"
+        "## {name}: line-rate efficiency ({k} datagrams of {len} B, {BAUD} baud, modem answers at once)"
     );
     println!();
     println!("| direction | framing B / datagram | best B/s | achieved B/s | efficiency | line busy | virtual ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| send | {tx_framing:.1} | {tx_best:.0} | {tx_achieved:.0} | {:.4} | {:.1} ms of {} | {} |",
+        "| send | {tx_framing:.1} | {tx_best:.0} | {tx_achieved:.0} | {:.4} | {:.1} ms | {} |",
         tx_achieved / tx_best,
         tx_line_ms,
-        tx.ms,
         tx.ms
     );
     println!(
-        "| receive (push) | {rx_framing:.1} | {rx_best:.0} | {rx_achieved:.0} | {:.4} | | {rx_ms} |",
+        "| receive (pushed) | {rx_framing:.1} | {rx_best:.0} | {rx_achieved:.0} | {:.4} | | {rx_ms} |",
         rx_achieved / rx_best
     );
     println!();
-    println!("send_1000_framing_bytes {tx_framing:.1}");
-    println!("send_1000_best_bytes_per_s {tx_best:.1}");
-    println!("send_1000_achieved_bytes_per_s {tx_achieved:.1}");
+    println!("{name}_send_1000_framing_bytes {tx_framing:.1}");
+    println!("{name}_send_1000_best_bytes_per_s {tx_best:.1}");
+    println!("{name}_send_1000_achieved_bytes_per_s {tx_achieved:.1}");
     println!(
-        "send_1000_line_rate_efficiency {:.4}",
+        "{name}_send_1000_line_rate_efficiency {:.4}",
         tx_achieved / tx_best
     );
     println!(
-        "send_1000_idle_ms_per_datagram {:.3}",
+        "{name}_send_1000_idle_ms_per_datagram {:.3}",
         (tx.ms as f64 - tx_line_ms) / k as f64
     );
-    println!("recv_1000_framing_bytes {rx_framing:.1}");
-    println!("recv_1000_best_bytes_per_s {rx_best:.1}");
-    println!("recv_1000_achieved_bytes_per_s {rx_achieved:.1}");
+    println!("{name}_recv_1000_framing_bytes {rx_framing:.1}");
+    println!("{name}_recv_1000_best_bytes_per_s {rx_best:.1}");
+    println!("{name}_recv_1000_achieved_bytes_per_s {rx_achieved:.1}");
     println!(
-        "recv_1000_line_rate_efficiency {:.4}",
+        "{name}_recv_1000_line_rate_efficiency {:.4}",
         rx_achieved / rx_best
     );
+    println!();
 }
