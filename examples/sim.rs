@@ -2,8 +2,8 @@
 //!
 //! Any program that talks to a modem on a serial port (cellsock's `udp_echo
 //! --serial`, a firmware built for Linux, a terminal program) can open the tty this
-//! prints and talk to a simulated BG96 there, whose sockets are real UDP sockets on
-//! this machine. A UDP echo server on 127.0.0.1 is started too, so there is
+//! prints and talk to a simulated BG96 (or nRF91 Serial Modem) there, whose sockets
+//! are real UDP sockets on this machine. A UDP echo server on 127.0.0.1 is started too, so there is
 //! something to talk to.
 //!
 //! The first line on stdout is the tty's path (`/dev/pts/N`), alone, for scripts;
@@ -11,15 +11,18 @@
 //! is removed, the log is complete and checked, a summary is printed.
 //!
 //! ```text
-//! --modem M        bg96 (default)
+//! --modem M        bg96 (default) or nrf91 (Serial Modem 1.99)
+//! --profile P      the @profile the log names (default: the modem's, bg96 or
+//!                  nrf91; nrf91-poll for a host that polls with #XAPOLL)
 //! --baud B         pacing of the simulated UART (default 115200; 0: no pacing)
 //! --link PATH      also make PATH a symlink to the tty (removed at the end)
 //! --fault SPEC     schedule a fault, WHAT@WHEN (repeatable; below)
 //! --log FILE       write everything that crosses the tty as a recording
 //! --echo-port P    port of the UDP echo server on 127.0.0.1 (default: any free one)
 //! --no-echo        no echo server
-//! --running        start booted and registered (default: powered on at start,
-//!                  `RDY` after 200 ms, registered 300 ms later)
+//! --running        start booted and registered (default: just powered on, the
+//!                  boot banner comes first: BG96 `RDY` after 200 ms, nRF91
+//!                  `Ready` after 300 ms)
 //! --quick          answer at once (no command, open or send latencies)
 //! --duration D     end after D (500ms, 30s, 2m); default: until Ctrl-C
 //! --trace          print the modem's side of the conversation to stderr
@@ -61,22 +64,24 @@ mod unix {
     use std::sync::Arc;
     use std::time::{Duration, Instant as WallInstant};
 
-    use cellsock::modems::bg96::sim::{Bg96Sim, Bg96SimConfig, Latency, Start};
+    use cellsock::modems::bg96::sim::{self as bg96, Bg96Sim, Bg96SimConfig};
+    use cellsock::modems::nrf91_slm::sim::{self as nrf91, Nrf91Sim, Nrf91SimConfig};
     use cellsock::replay::ingress::{replay_host_only, Transcript};
     use cellsock::sim::tty::{parse_duration_ms, FaultSpec, Pty, PtyModem, TtyLog};
     use cellsock::sim::udp::EchoServer;
     use cellsock::sim::{HostUart, Line, SimModem};
     use cellsock::Instant;
 
-    const USAGE: &str = "usage: cargo run --example sim -- [--modem bg96] [--baud B] \
-[--link PATH] [--fault WHAT@WHEN]... [--log FILE] [--echo-port P | --no-echo] [--running] \
+    const USAGE: &str = "usage: cargo run --example sim -- [--modem bg96|nrf91] [--profile P] \
+[--baud B] [--link PATH] [--fault WHAT@WHEN]... [--log FILE] [--echo-port P | --no-echo] [--running] \
 [--quick] [--duration D] [--trace]";
 
     /// Modems this program can simulate.
-    const MODEMS: &[&str] = &["bg96"];
+    const MODEMS: &[&str] = &["bg96", "nrf91"];
 
     struct Args {
         modem: String,
+        profile: Option<String>,
         baud: u32,
         link: Option<PathBuf>,
         faults: Vec<FaultSpec>,
@@ -92,6 +97,7 @@ mod unix {
     fn parse_args() -> Result<Args, String> {
         let mut a = Args {
             modem: "bg96".into(),
+            profile: None,
             baud: 115_200,
             link: None,
             faults: Vec::new(),
@@ -112,6 +118,7 @@ mod unix {
             };
             match flag.as_str() {
                 "--modem" => a.modem = value()?,
+                "--profile" => a.profile = Some(value()?),
                 "--baud" => {
                     a.baud = u32::try_from(num(value()?)?).map_err(|_| "--baud: too large")?
                 }
@@ -148,23 +155,38 @@ mod unix {
 
     /// The simulated modem, its line's host end, and the `@profile` its bytes are
     /// read with.
-    fn make_sim(args: &Args) -> (Box<dyn SimModem + Send>, HostUart, &'static str) {
+    fn make_sim(args: &Args) -> (Box<dyn SimModem + Send>, HostUart, String) {
         let line = match args.baud {
             0 => Line::instant(),
             b => Line::baud(b),
         };
+        let profile = |default: &str| args.profile.clone().unwrap_or(default.to_string());
+        if args.modem == "nrf91" {
+            let mut cfg = Nrf91SimConfig {
+                trace: args.trace,
+                ..Nrf91SimConfig::default()
+            };
+            if args.running {
+                cfg.start = nrf91::Start::Running;
+            }
+            if args.quick {
+                cfg.latency = nrf91::Latency::ZERO;
+            }
+            let (sim, uart) = Nrf91Sim::with_line(line, cfg);
+            return (Box::new(sim), uart, profile("nrf91"));
+        }
         let mut cfg = Bg96SimConfig {
             trace: args.trace,
             ..Bg96SimConfig::default()
         };
         if args.running {
-            cfg.start = Start::Running;
+            cfg.start = bg96::Start::Running;
         }
         if args.quick {
-            cfg.latency = Latency::ZERO;
+            cfg.latency = bg96::Latency::ZERO;
         }
         let (sim, uart) = Bg96Sim::with_line(line, cfg);
-        (Box::new(sim), uart, "bg96")
+        (Box::new(sim), uart, profile("bg96"))
     }
 
     /// Make `link` a symlink to `target`, replacing an old symlink (never a file).
@@ -231,7 +253,7 @@ mod unix {
                     b => format!("{b} baud"),
                 }
             );
-            let log = TtyLog::create(file, profile, &source)
+            let log = TtyLog::create(file, &profile, &source)
                 .map_err(|e| format!("{}: {e}", file.display()))?;
             modem.set_log(log);
         }
@@ -253,7 +275,8 @@ mod unix {
         if let Some(server) = &echo {
             eprintln!("sim: UDP echo server on {}", server.addr());
             eprintln!(
-                "sim: try  cargo run --example udp_echo -- --serial {shown_path} --baud {baud} --host 127.0.0.1 --port {port}",
+                "sim: try  cargo run --example udp_echo -- --serial {shown_path} --modem {modem} --baud {baud} --host 127.0.0.1 --port {port}",
+                modem = args.modem,
                 shown_path = args
                     .link
                     .as_ref()

@@ -1,4 +1,4 @@
-//! Real serial ports: the simulated BG96 on a pseudo-terminal (`PtyModem`, in a
+//! Real serial ports: the simulated BG96 (and nRF91) on a pseudo-terminal (`PtyModem`, in a
 //! thread stepping it with the wall clock), the driver on the other end through
 //! the serial transport (`TtyUart`: raw mode, non-blocking, poll(2)), and real UDP
 //! to an echo server on 127.0.0.1 behind the modem.
@@ -14,11 +14,14 @@ use std::time::{Duration, Instant as WallInstant};
 
 use cellsock::modems::bg96::sim::{Bg96Sim, Bg96SimConfig, Latency};
 use cellsock::modems::bg96::Bg96;
+use cellsock::modems::nrf91_slm::sim::{self as nrf91, Nrf91Sim, Nrf91SimConfig};
+use cellsock::modems::nrf91_slm::Nrf91Slm;
+use cellsock::profile::Profile;
 use cellsock::replay::ingress::{replay_host_only, Item, Transcript};
 use cellsock::replay::{Chunking, Recorder, Recording, RecordingClock, RecordingUart, Rng, Step};
 use cellsock::sim::tty::{FaultSpec, Pty, PtyModem, TtyLog, TtyUart};
 use cellsock::sim::udp::EchoServer;
-use cellsock::sim::{Fault, Line};
+use cellsock::sim::{Fault, HostUart, Line, SimModem};
 use cellsock::{
     AddressFamily, Clock, Config, Driver, Error, Instant, NetStack, Reason, SocketHandle,
 };
@@ -45,15 +48,25 @@ struct SimThread {
 
 impl SimThread {
     fn start(line: Line, cfg: Bg96SimConfig, faults: &[&str], log: bool) -> SimThread {
+        let (sim, uart) = Bg96Sim::with_line(line, cfg);
+        Self::start_sim(Box::new(sim), uart, faults, log.then_some("bg96"))
+    }
+
+    /// `sim` on a new pty; `log`: keep a log naming this `@profile`.
+    fn start_sim(
+        sim: Box<dyn SimModem + Send>,
+        uart: HostUart,
+        faults: &[&str],
+        log: Option<&str>,
+    ) -> SimThread {
         let pty = Pty::open().expect("a pseudo-terminal");
         let path = pty.path().to_string();
-        let (sim, uart) = Bg96Sim::with_line(line, cfg);
-        let mut modem = PtyModem::new(Box::new(sim), uart, pty);
+        let mut modem = PtyModem::new(sim, uart, pty);
         for f in faults {
             FaultSpec::parse(f).unwrap().schedule(modem.sim());
         }
-        if log {
-            modem.set_log(TtyLog::memory("bg96", "tests/pty.rs"));
+        if let Some(profile) = log {
+            modem.set_log(TtyLog::memory(profile, "tests/pty.rs"));
         }
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -88,27 +101,40 @@ impl Drop for SimThread {
     }
 }
 
-type Net = NetStack<'static, Bg96, RecordingUart<TtyUart>, RecordingClock<Wall>, 2, RX>;
+type Net<P> = NetStack<'static, P, RecordingUart<TtyUart>, RecordingClock<Wall>, 2, RX>;
 
 /// The application: the driver through `NetStack` on the tty, with a wall clock.
-struct Client {
-    net: Net,
+struct Client<P: Profile + 'static = Bg96> {
+    net: Net<P>,
     rec: Recorder,
     wall: Wall,
     deadline: WallInstant,
 }
 
-impl Client {
-    fn open(path: &str, baud: u32, record: bool, limit: Duration) -> Client {
+impl Client<Bg96> {
+    fn open(path: &str, baud: u32, record: bool, limit: Duration) -> Client<Bg96> {
+        Client::with_profile(Bg96::new(), "bg96", path, baud, record, limit)
+    }
+}
+
+impl<P: Profile + 'static> Client<P> {
+    fn with_profile(
+        profile: P,
+        name: &str,
+        path: &str,
+        baud: u32,
+        record: bool,
+        limit: Duration,
+    ) -> Client<P> {
         let config = Config::new("internet").unwrap();
         let rec = if record {
-            Recorder::new("bg96", &config)
+            Recorder::new(name, &config)
         } else {
             Recorder::off()
         };
         let uart = TtyUart::open(path, baud).expect("open the tty");
-        let driver: &'static mut Driver<Bg96, 2, RX> =
-            Box::leak(Box::new(Driver::new(Bg96::new(), config)));
+        let driver: &'static mut Driver<P, 2, RX> =
+            Box::leak(Box::new(Driver::new(profile, config)));
         let wall = Wall(WallInstant::now());
         Client {
             net: NetStack::new(driver, rec.uart(uart), rec.clock(wall)),
@@ -543,4 +569,55 @@ fn a_reboot_across_the_pty_is_survived() {
     assert!(text.contains("# fault at "), "faults are noted in the log");
     let t = Transcript::parse(text).unwrap();
     replay_host_only(&t, 5).unwrap_or_else(|m| panic!("{m}"));
+}
+
+#[test]
+fn nrf91_across_a_pty() {
+    let echo = EchoServer::start().unwrap();
+    let cfg = Nrf91SimConfig {
+        latency: nrf91::Latency::ZERO,
+        boot_ms: 20,
+        sim_ready_ms: 5,
+        register_ms: 20,
+        pdn_ms: 5,
+        trace: std::env::var_os("SIM_TRACE").is_some(),
+        ..Nrf91SimConfig::default()
+    };
+    let (sim, uart) = Nrf91Sim::with_line(Line::instant(), cfg);
+    let sim = SimThread::start_sim(Box::new(sim), uart, &[], Some("nrf91"));
+    let mut app = Client::with_profile(
+        Nrf91Slm::new(),
+        "nrf91",
+        &sim.path,
+        921_600,
+        false,
+        Duration::from_secs(60),
+    );
+    let h = app.create();
+    app.connect(h, echo.port()).expect("connect across the pty");
+    let mut rng = Rng::new(91);
+    let (mut echoed, mut refused) = (0usize, 0usize);
+    for i in 0..100 {
+        let data = random_datagram(&mut rng, 1460);
+        match app.echo(h, &data) {
+            Ok(true) => echoed += 1,
+            Ok(false) => refused += 1,
+            Err(e) => panic!("datagram {i}: {e}"),
+        }
+    }
+    assert_eq!(echoed + refused, 100);
+    assert_eq!(app.close(h), Ok(()));
+    assert_eq!(echo.count(), echoed);
+
+    let mut modem = sim.finish();
+    assert_eq!(modem.sim().name(), "nrf91");
+    let log = modem.take_log().unwrap();
+    let t = Transcript::parse(log.text().unwrap()).unwrap();
+    let trace = replay_host_only(&t, 5).unwrap_or_else(|m| panic!("{m}"));
+    let datagrams = trace
+        .events
+        .iter()
+        .filter(|e| e.text.starts_with("Datagram "))
+        .count();
+    assert_eq!(datagrams, echoed);
 }
