@@ -269,11 +269,10 @@ impl Profile for Bg96 {
                 if let Some(params) = after(header, b"+QIURC:") {
                     let mut f = fields(params);
                     f.next();
-                    return match f.next().and_then(number) {
-                        Some(id) => Event::Datagram {
-                            handle: id as u8,
-                            data,
-                        },
+                    // A connectID that is no byte names no socket: taken off the
+                    // wire by count, never delivered (truncated, 256 would be 0).
+                    return match f.next().and_then(small) {
+                        Some(handle) => Event::Datagram { handle, data },
                         None => Event::Unknown,
                     };
                 }
@@ -301,6 +300,12 @@ impl Profile for Bg96 {
     fn op_for_host_line(&self, line: &[u8]) -> Option<Op> {
         host_line_op(line)
     }
+}
+
+/// A field as a `u8` (connectIDs, context ids, registration status); `None` for
+/// anything larger, so that no id is truncated onto another.
+fn small(field: &[u8]) -> Option<u8> {
+    number(field).and_then(|n| u8::try_from(n).ok())
 }
 
 /// `line` without `prefix`, compared without regard to ASCII case.
@@ -407,7 +412,11 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
         _ => {}
     }
     if let Some(code) = after(line, b"+CME ERROR:").or_else(|| after(line, b"+CMS ERROR:")) {
-        return Event::Final(Final::CmeError(number(code).unwrap_or(0) as u16));
+        // A code no u16 holds is reported as 0 (unknown), never truncated.
+        let code = number(code)
+            .and_then(|n| u16::try_from(n).ok())
+            .unwrap_or(0);
+        return Event::Final(Final::CmeError(code));
     }
     if line.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"AT")) {
         return Event::Echo;
@@ -430,14 +439,14 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
     if let Some(params) = after(line, b"+CEREG:") {
         // With URC mode 1 the URC has one field and the query answer two.
         let mut f = fields(params);
-        let first = f.next().and_then(number);
+        let first = f.next().and_then(small);
         let second = f.next();
         return match (first, second) {
             (Some(_), Some(_)) => match parse::<RegistrationState>(line) {
                 Some(r) => Event::Info(Info::Registration(RegStatus::from_stat(r.stat))),
                 None => Event::Unknown,
             },
-            (Some(stat), None) => Event::Urc(Urc::Registration(RegStatus::from_stat(stat as u8))),
+            (Some(stat), None) => Event::Urc(Urc::Registration(RegStatus::from_stat(stat))),
             _ => Event::Unknown,
         };
     }
@@ -459,9 +468,10 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
         let _type = f.next();
         let ip = f.next().and_then(|ip| core::str::from_utf8(ip).ok());
         return match (cid, state, ip, parse::<ContextState>(line)) {
-            (Some(cid), Some(1), Some(ip), Some(_)) => {
-                Event::Info(Info::PdpActive { cid: cid as u8, ip })
-            }
+            (Some(cid), Some(1), Some(ip), Some(_)) => match u8::try_from(cid) {
+                Ok(cid) => Event::Info(Info::PdpActive { cid, ip }),
+                Err(_) => Event::Info(Info::Other),
+            },
             (Some(_), Some(_), _, _) => Event::Info(Info::Other),
             _ => Event::Unknown,
         };
@@ -500,13 +510,14 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
 fn qiurc(params: &[u8]) -> Event<'_> {
     let mut f = fields(params);
     let kind = f.next().unwrap_or(b"");
-    let id = f.next().and_then(number);
+    // Ids that are no byte name no socket or context (truncated, 256 would be 0).
+    let id = f.next().and_then(small);
     match (kind, id) {
-        (b"closed", Some(id)) => Event::Urc(Urc::Closed(id as u8)),
-        (b"pdpdeact", Some(cid)) => Event::Urc(Urc::PdpDeactivated(cid as u8)),
+        (b"closed", Some(id)) => Event::Urc(Urc::Closed(id)),
+        (b"pdpdeact", Some(cid)) => Event::Urc(Urc::PdpDeactivated(cid)),
         // Buffer mode: the datagram waits in the modem. (The direct-push form has a
         // length and arrives as a payload frame instead.)
-        (b"recv", Some(id)) if f.next().is_none() => Event::Urc(Urc::DataPending(id as u8)),
+        (b"recv", Some(id)) if f.next().is_none() => Event::Urc(Urc::DataPending(id)),
         (b"incoming full", _) => Event::Info(Info::Other),
         _ => Event::Unknown,
     }
