@@ -139,12 +139,21 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
 
     fn choose(&mut self) -> Option<(Op, Option<usize>)> {
         // 1. Closes free modem resources. A close with nothing left in the modem
-        // (its open failed to be written, the modem restarted) ends here.
+        // (its open failed to be written, the modem restarted), or with no handle
+        // to name it by (an open that never told its handle), ends here.
         let busy = self.engine.inflight.and(self.op_slot);
         for (i, s) in self.sockets.iter_mut().enumerate() {
-            if let Phase::Closing(then) = s.phase {
-                if !s.modem_open && busy != Some(i) {
-                    s.phase = then.phase();
+            let nothing_to_close = !s.modem_open || s.handle.is_none();
+            if nothing_to_close && busy != Some(i) {
+                match s.phase {
+                    Phase::Closing(then) => s.phase = then.phase(),
+                    Phase::Connecting(Connecting::CloseLeftover, d) => {
+                        s.phase = Phase::Connecting(Connecting::Network, d)
+                    }
+                    _ => {}
+                }
+                if s.handle.is_none() {
+                    s.modem_open = false;
                 }
             }
         }
@@ -219,7 +228,9 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     fn work_waiting(&self) -> bool {
         self.tx_owner.is_some()
             || self.sockets.iter().any(|s| {
-                s.pending_read
+                // Exactly what `choose` would start now (anything else waits for an
+                // event, and counting it would make `poll_at` say "now" forever).
+                (s.pending_read && matches!(s.phase, Phase::Connected | Phase::Shutdown))
                     || matches!(s.phase, Phase::Closing(_))
                     || matches!(
                         s.phase,
