@@ -6,8 +6,11 @@
 //! (Anjay's own rule). [`crate::NetStack`] wraps a driver with its UART and clock
 //! and polls around every call, which is what an application normally uses.
 
+use core::net::{IpAddr, SocketAddr};
+
 use crate::error::{Error, Reason};
 use crate::profile::Profile;
+use crate::resolve::Phase as ResolvePhase;
 use crate::socket::{
     AfterClose, Connecting, Phase, Socket, SocketHandle, SocketState, SocketStats, TxState,
     MAX_HOST,
@@ -90,6 +93,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             .ok_or(Error::Failed(Reason::NoFreeSocket))?;
         s.reset();
         s.phase = Phase::Idle;
+        s.family = family;
         Ok(SocketHandle(slot as u8))
     }
 
@@ -101,12 +105,62 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         let max = self.state.profile.limits().max_host_len;
         let host = validate_host(host, max)?;
         let port = parse_port(port)?;
+        self.start_open(h, Some((host, port)), None)
+    }
+
+    /// [`Driver::connect`] from local port `local_port` (0: any, as `connect`).
+    /// [`Error::NotSupported`] when the modem cannot bind a chosen local port for a
+    /// connected socket ([`Profile::can_choose_local_port`]).
+    pub fn connect_from(
+        &mut self,
+        h: SocketHandle,
+        host: &str,
+        port: &str,
+        local_port: u16,
+    ) -> Result<(), Error> {
+        self.socket(h)?;
+        let max = self.state.profile.limits().max_host_len;
+        let host = validate_host(host, max)?;
+        let port = parse_port(port)?;
+        if local_port != 0 && !self.state.profile.can_choose_local_port() {
+            return Err(Error::NotSupported);
+        }
+        self.start_open(h, Some((host, port)), Some(local_port).filter(|&p| p != 0))
+    }
+
+    /// Open an unconnected socket on local port `local_port` (0: the modem
+    /// chooses): [`Driver::send_to`] names each datagram's destination and
+    /// [`Driver::recv_from`] tells each datagram's sender. [`Error::InProgress`]
+    /// until the modem opened it (it brings the modem up as far as needed, like a
+    /// connect); [`Error::NotSupported`] when the modem has no unconnected sockets
+    /// ([`Profile::can_open_unconnected`]).
+    pub fn bind(&mut self, h: SocketHandle, local_port: u16) -> Result<(), Error> {
+        self.socket(h)?;
+        if !self.state.profile.can_open_unconnected() {
+            return Err(Error::NotSupported);
+        }
+        self.start_open(h, None, Some(local_port))
+    }
+
+    /// Start (or report) the open of `h`: connected to `remote`, or unconnected.
+    /// `local_port`: `Some(p)` binds port `p` (unconnected: 0 = any), `None` keeps
+    /// what `reuse_last_port` said.
+    fn start_open(
+        &mut self,
+        h: SocketHandle,
+        remote: Option<(&str, u16)>,
+        local_port: Option<u16>,
+    ) -> Result<(), Error> {
         let s = self.socket_mut(h)?;
         s.rx_off = false;
+        let same = match remote {
+            Some((host, port)) => !s.unconnected && s.host == host && s.port == port,
+            None => s.unconnected,
+        };
         match s.phase {
-            Phase::Connecting(..) if s.host == host && s.port == port => Err(Error::InProgress),
+            Phase::Connecting(..) if same => Err(Error::InProgress),
             Phase::Connected => {
-                if s.host == host && s.port == port {
+                if same {
                     Ok(())
                 } else {
                     Err(Error::Failed(Reason::InvalidState))
@@ -118,11 +172,32 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             }
             Phase::Idle | Phase::Lost(_) => {
                 s.host.clear();
-                // Cannot fail: validate_host bounds the length by MAX_HOST.
-                let _ = s.host.push_str(host);
-                s.port = port;
+                match remote {
+                    Some((host, port)) => {
+                        // Cannot fail: validate_host bounds the length by MAX_HOST.
+                        let _ = s.host.push_str(host);
+                        s.port = port;
+                        s.unconnected = false;
+                    }
+                    None => {
+                        s.port = 0;
+                        s.unconnected = true;
+                    }
+                }
+                match local_port {
+                    Some(0) => {
+                        s.local_port = None;
+                        s.reuse_port = false;
+                    }
+                    Some(p) => {
+                        s.local_port = Some(p);
+                        s.reuse_port = true;
+                    }
+                    None => {}
+                }
                 s.rx.clear();
                 s.tx = TxState::Idle;
+                s.discard_tx = false;
                 let stage = if s.modem_open {
                     Connecting::CloseLeftover
                 } else {
@@ -140,6 +215,30 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     /// the MTU is [`Error::MessageSize`]. Never reports a datagram the modem did not
     /// accept as sent.
     pub fn send(&mut self, h: SocketHandle, data: &[u8]) -> Result<usize, Error> {
+        self.send_inner(h, data, None)
+    }
+
+    /// [`Driver::send`] on an unconnected socket ([`Driver::bind`]), to `to`.
+    /// Repeat the call with the same arguments while it answers
+    /// [`Error::InProgress`]. On a connected socket: [`Reason::InvalidState`].
+    pub fn send_to(
+        &mut self,
+        h: SocketHandle,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<usize, Error> {
+        if to.port() == 0 {
+            return Err(Error::Failed(Reason::InvalidPort));
+        }
+        self.send_inner(h, data, Some(to))
+    }
+
+    fn send_inner(
+        &mut self,
+        h: SocketHandle,
+        data: &[u8],
+        to: Option<SocketAddr>,
+    ) -> Result<usize, Error> {
         let slot = self.slot(h)?;
         let mtu = self.inner_mtu(h)?;
         let st = &mut self.state;
@@ -157,6 +256,10 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             Phase::Lost(r) => return Err(Error::Failed(r)),
             _ => return Err(Error::Failed(Reason::InvalidState)),
         }
+        if s.unconnected != to.is_some() {
+            // A connected socket has its remote; an unconnected one needs one.
+            return Err(Error::Failed(Reason::InvalidState));
+        }
         if data.len() > mtu {
             return Err(Error::MessageSize);
         }
@@ -173,9 +276,38 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         st.tx_payload.clear();
         // Cannot fail: data.len() <= mtu <= MAX_PAYLOAD.
         let _ = st.tx_payload.extend_from_slice(data);
+        st.tx_to = to;
         s.tx = TxState::Queued(data.len() as u16);
+        s.discard_tx = false;
         st.tx_owner = Some(slot);
         Err(Error::InProgress)
+    }
+
+    /// Give up waiting for the result of the send in progress on `h` (its caller
+    /// went away, e.g. a dropped future). A datagram not yet handed to the modem is
+    /// withdrawn; one in flight completes, and its result is thrown away instead of
+    /// being reported to the next `send`.
+    pub fn abandon_send(&mut self, h: SocketHandle) -> Result<(), Error> {
+        let slot = self.slot(h)?;
+        let st = &mut self.state;
+        let s = st
+            .sockets
+            .get_mut(slot)
+            .ok_or(Error::Failed(Reason::BadHandle))?;
+        match s.tx {
+            TxState::Queued(_) => {
+                s.tx = TxState::Idle;
+                if st.tx_owner == Some(slot) {
+                    st.tx_owner = None;
+                    st.tx_payload.clear();
+                    st.tx_to = None;
+                }
+            }
+            TxState::InFlight(_) => s.discard_tx = true,
+            TxState::Done(_) => s.tx = TxState::Idle,
+            TxState::Idle => {}
+        }
+        Ok(())
     }
 
     /// `anj_udp_recv`: take the oldest datagram. [`Error::WouldBlock`] when none
@@ -183,12 +315,23 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     /// the next one is intact). Datagrams that arrived before a socket loss are
     /// delivered before the loss is reported.
     pub fn recv(&mut self, h: SocketHandle, buf: &mut [u8]) -> Result<usize, Error> {
+        self.recv_from(h, buf).map(|(n, _)| n)
+    }
+
+    /// [`Driver::recv`], with the sender of the datagram where the modem said who
+    /// it was (unconnected sockets; a connected socket only receives from its
+    /// remote and reports `None`).
+    pub fn recv_from(
+        &mut self,
+        h: SocketHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, Option<SocketAddr>), Error> {
         let s = self.socket_mut(h)?;
         s.rx_off = false;
-        if let Some((len, copied)) = s.rx.pop(buf) {
+        if let Some((len, copied, from)) = s.rx.pop_from(buf) {
             if copied {
                 s.stats.bytes_received += len as u64;
-                return Ok(len);
+                return Ok((len, from));
             }
             s.stats.dropped_too_large += 1;
             return Err(Error::MessageSize);
@@ -328,6 +471,60 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     pub fn system_socket(&self, h: SocketHandle) -> Result<Option<()>, Error> {
         self.socket(h)?;
         Ok(None)
+    }
+
+    /// Resolve `host` with the modem's resolver: the first address of `family`.
+    /// [`Error::InProgress`] while the query runs (repeat the call with the same
+    /// arguments; it brings the modem up as far as needed, bounded by
+    /// [`crate::Config::connect_timeout_ms`], and the answer by the profile's
+    /// timeout). One query runs at a time: a call for another name meanwhile
+    /// answers [`Error::WouldBlock`]. A bad name is refused before anything is
+    /// written ([`Reason::InvalidHost`]); an address literal is answered at once;
+    /// a name the modem cannot resolve is [`Reason::DnsFailed`];
+    /// [`Error::NotSupported`] when the modem has no resolver.
+    pub fn resolve(&mut self, host: &str, family: AddressFamily) -> Result<IpAddr, Error> {
+        let max = self.state.profile.limits().max_host_len;
+        let name = validate_host(host, max)?;
+        if let Ok(ip) = name.parse::<IpAddr>() {
+            let fits = match family {
+                AddressFamily::Unspecified => true,
+                AddressFamily::Ipv4 => ip.is_ipv4(),
+                AddressFamily::Ipv6 => ip.is_ipv6(),
+            };
+            return if fits {
+                Ok(ip)
+            } else {
+                Err(Error::Failed(Reason::DnsFailed))
+            };
+        }
+        if !self.state.profile.can_resolve() {
+            return Err(Error::NotSupported);
+        }
+        let r = &mut self.state.resolver;
+        let same = r.host == name && r.family == family;
+        match r.phase {
+            ResolvePhase::Done(result) if same => {
+                r.phase = ResolvePhase::Idle;
+                result.map_err(Error::Failed)
+            }
+            ResolvePhase::Idle | ResolvePhase::Done(_) => {
+                r.start(name, family);
+                Err(Error::InProgress)
+            }
+            _ if same => Err(Error::InProgress),
+            _ => Err(Error::WouldBlock),
+        }
+    }
+
+    /// Forget the query for `host` (its caller went away): one still waiting for
+    /// the network is dropped, a finished one's answer is thrown away. A query the
+    /// modem is working on runs to its end; its answer waits for the next caller.
+    pub fn cancel_resolve(&mut self, host: &str) {
+        let r = &mut self.state.resolver;
+        let name = validate_host(host, MAX_HOST).unwrap_or(host);
+        if r.host == name && matches!(r.phase, ResolvePhase::Network(_) | ResolvePhase::Done(_)) {
+            r.phase = ResolvePhase::Idle;
+        }
     }
 
     /// `anj_udp_queue_mode_rx_off`: the application will not receive until its next

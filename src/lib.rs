@@ -53,6 +53,7 @@ mod nal;
 pub mod network;
 pub mod profile;
 mod recovery;
+mod resolve;
 mod schedule;
 pub mod socket;
 mod stack;

@@ -7,8 +7,11 @@
 //! frame the modem sends into an [`Event`]. Nothing in `src/` knows a command name;
 //! everything modem-specific lives in `modems/<name>/`.
 
+use core::net::{IpAddr, SocketAddr};
+
 use crate::error::Reason;
 use crate::framer::Frame;
+use crate::AddressFamily;
 
 /// A socket number as the modem counts them (BG96 connectID, nRF91 handle).
 pub type ModemHandle = u8;
@@ -77,6 +80,8 @@ pub enum Op {
     },
     /// Signal quality query.
     SignalQuality,
+    /// Resolve a host name with the modem's own resolver ([`Command::Resolve`]).
+    Resolve,
 }
 
 impl Op {
@@ -115,6 +120,38 @@ pub enum Command<'a> {
         port: u16,
         /// Local port to bind, when the application asked to reuse the last one.
         local_port: Option<u16>,
+        /// Driver configuration (context id).
+        config: &'a crate::Config,
+    },
+    /// Step `step` of opening an unconnected socket (no remote: each send names
+    /// its destination, datagrams come from anyone). [`Op::Open`] in flight.
+    OpenUnconnected {
+        /// Modem handle ([`Op::NEW_HANDLE`] where the modem assigns it).
+        handle: ModemHandle,
+        /// Step of the open procedure ([`Profile::unconnected_open_steps`]).
+        step: u8,
+        /// Local port to bind; `None`: the modem chooses.
+        local_port: Option<u16>,
+        /// The address family the application asked for.
+        family: AddressFamily,
+        /// Driver configuration (context id, PDP type).
+        config: &'a crate::Config,
+    },
+    /// A send on an unconnected socket: [`Op::Send`] with its destination.
+    SendTo {
+        /// Modem handle.
+        handle: ModemHandle,
+        /// Payload length.
+        len: u16,
+        /// Where the datagram goes.
+        to: SocketAddr,
+    },
+    /// A host name query ([`Op::Resolve`]).
+    Resolve {
+        /// Host name, already validated by the core (no quote, no control byte).
+        host: &'a str,
+        /// Which addresses are wanted.
+        family: AddressFamily,
         /// Driver configuration (context id).
         config: &'a crate::Config,
     },
@@ -206,6 +243,10 @@ pub enum Info<'a> {
         /// 0..=7, 99 unknown.
         ber: u8,
     },
+    /// An address the host name query in flight resolved to (a modem that answers
+    /// the query with an information line; see [`Urc::ResolvedAddress`] for one
+    /// that answers later).
+    ResolvedAddress(IpAddr),
     /// A line that belongs to the command but that the core needs nothing from.
     Other,
 }
@@ -236,6 +277,12 @@ pub enum Urc {
     PdpDeactivated(u8),
     /// A datagram waits in the modem for a read (buffer-access mode).
     DataPending(ModemHandle),
+    /// The outcome of a host name query whose command only said "accepted"
+    /// ([`Profile::resolve_result_is_urc`]): `Ok(n)` announces `n` addresses, each
+    /// in a [`Urc::ResolvedAddress`]; `Err` says why the name did not resolve.
+    ResolveResult(Result<u8, Reason>),
+    /// One address of an asynchronous host name query.
+    ResolvedAddress(IpAddr),
 }
 
 /// What one frame from the modem means.
@@ -257,6 +304,8 @@ pub enum Event<'a> {
         handle: ModemHandle,
         /// Its bytes, exactly as counted by the length header.
         data: &'a [u8],
+        /// The sender, where the modem says (unconnected sockets need it).
+        from: Option<SocketAddr>,
     },
     /// Something the profile does not know; counted and otherwise ignored.
     Unknown,
@@ -347,6 +396,41 @@ pub trait Profile {
     /// True when the open can bind a chosen local port (`reuse_last_port`).
     fn can_bind_local_port(&self) -> bool {
         false
+    }
+
+    /// True when a connect can bind a local port the application chose
+    /// ([`crate::Driver::connect_from`]). Defaults to [`Profile::can_bind_local_port`].
+    fn can_choose_local_port(&self) -> bool {
+        self.can_bind_local_port()
+    }
+
+    /// True when the modem can open unconnected sockets ([`Command::OpenUnconnected`],
+    /// [`Command::SendTo`], and datagrams that say who sent them).
+    fn can_open_unconnected(&self) -> bool {
+        false
+    }
+
+    /// Number of [`Op::Open`] steps of an unconnected socket; `bind` when a local
+    /// port is given.
+    fn unconnected_open_steps(&self, bind: bool) -> u8 {
+        let _ = bind;
+        1
+    }
+
+    /// True when the modem can resolve host names by itself ([`Command::Resolve`]).
+    fn can_resolve(&self) -> bool {
+        false
+    }
+
+    /// True when the query's final result only means "accepted" and the addresses
+    /// come later ([`Urc::ResolveResult`], [`Urc::ResolvedAddress`]).
+    fn resolve_result_is_urc(&self) -> bool {
+        false
+    }
+
+    /// How long to wait for the asynchronous outcome of a host name query, in ms.
+    fn resolve_result_timeout_ms(&self) -> u32 {
+        60_000
     }
 
     /// True when datagrams stay in the modem until read ([`Op::Read`]).

@@ -15,11 +15,13 @@ use crate::state::{connected, Scratch, State};
 use crate::time::Instant;
 
 impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
-    /// True when some socket waits for the network.
+    /// True when some socket (or the host name query) waits for the network.
     fn network_wanted(&self) -> bool {
-        self.sockets
-            .iter()
-            .any(|s| matches!(s.phase, Phase::Connecting(Connecting::Network, _)))
+        self.resolver.wants_network()
+            || self
+                .sockets
+                .iter()
+                .any(|s| matches!(s.phase, Phase::Connecting(Connecting::Network, _)))
     }
 
     /// Fail connects whose time is up; start the clock on new ones.
@@ -38,6 +40,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             }
             NetState::Ready => Reason::Timeout,
         };
+        self.check_resolve_deadline(net_reason);
         let busy_slot = self.engine.inflight.and(self.op_slot);
         for (slot, s) in self.sockets.iter_mut().enumerate() {
             let Phase::Connecting(stage, deadline) = s.phase else {
@@ -76,15 +79,35 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             Op::PdpStatus | Op::PdpActivate | Op::PdpDeactivate => Command::Pdp { op, config },
             Op::Open { handle, step } => {
                 let s = slot.and_then(|i| self.sockets.get(i));
-                Command::Open {
-                    handle,
-                    step,
-                    host: s.map(|s| s.host.as_str()).unwrap_or(""),
-                    port: s.map(|s| s.port).unwrap_or(0),
-                    local_port: s.filter(|s| s.reuse_port).and_then(|s| s.local_port),
-                    config,
+                let local_port = s.filter(|s| s.reuse_port).and_then(|s| s.local_port);
+                if s.is_some_and(|s| s.unconnected) {
+                    Command::OpenUnconnected {
+                        handle,
+                        step,
+                        local_port,
+                        family: s.map(|s| s.family).unwrap_or_default(),
+                        config,
+                    }
+                } else {
+                    Command::Open {
+                        handle,
+                        step,
+                        host: s.map(|s| s.host.as_str()).unwrap_or(""),
+                        port: s.map(|s| s.port).unwrap_or(0),
+                        local_port,
+                        config,
+                    }
                 }
             }
+            Op::Send { handle, len } => match self.tx_to {
+                Some(to) => Command::SendTo { handle, len, to },
+                None => Command::Plain(op),
+            },
+            Op::Resolve => Command::Resolve {
+                host: self.resolver.host.as_str(),
+                family: self.resolver.family,
+                config,
+            },
             other => Command::Plain(other),
         };
         let line = &mut self.engine.line;
@@ -110,6 +133,9 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 _ => {}
             }
         }
+        if op == Op::Resolve {
+            self.resolver.phase = crate::resolve::Phase::InFlight;
+        }
     }
 
     /// The profile cannot format `op`: fail what waited for it.
@@ -133,6 +159,9 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             }
             (Op::LocalPort { .. }, Some(s)) => s.phase = connected(s),
             (Op::Open { .. }, Some(s)) => s.phase = Phase::ConnectFailed(Reason::InvalidHost),
+            (Op::Resolve, _) => {
+                self.resolver.phase = crate::resolve::Phase::Done(Err(Reason::InvalidHost))
+            }
             _ => self.fail_bringup(Reason::ModemError(0)),
         }
     }
@@ -184,7 +213,11 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 }
             }
         }
-        // 4. Opens and local-port queries for sockets whose network is ready.
+        // 4. The host name query, opens and local-port queries, once the network is
+        // ready.
+        if self.net.is_ready() && self.resolver.wants_network() {
+            return Some((Op::Resolve, None));
+        }
         if self.net.is_ready() {
             for (i, s) in self.sockets.iter_mut().enumerate() {
                 if let Phase::Connecting(Connecting::Network, d) = s.phase {
@@ -227,6 +260,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     /// True when a command is waiting to be started.
     fn work_waiting(&self) -> bool {
         self.tx_owner.is_some()
+            || (self.resolver.wants_network() && self.net.is_ready())
             || self.sockets.iter().any(|s| {
                 // Exactly what `choose` would start now (anything else waits for an
                 // event, and counting it would make `poll_at` say "now" forever).
@@ -256,6 +290,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         if self.network_wanted() && self.engine.inflight.is_none() {
             at = earliest(at, self.net.wake_at());
         }
+        at = earliest(at, self.resolver.deadline());
         for s in self.sockets.iter() {
             if let Phase::Connecting(stage, d) = s.phase {
                 at = earliest(at, d);

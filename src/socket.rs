@@ -4,9 +4,12 @@
 //! the driver's poll moves it along (network up, open sent, open confirmed, ...) and
 //! fills its ring from the modem's datagrams.
 
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
 use crate::error::Reason;
 use crate::profile::ModemHandle;
 use crate::time::Instant;
+use crate::AddressFamily;
 
 /// Longest host name a socket stores (DNS allows 253; LwM2M server names are far
 /// shorter). Longer names are refused with [`Reason::InvalidHost`].
@@ -108,10 +111,13 @@ pub(crate) enum TxState {
     Done(Result<u16, Reason>),
 }
 
-/// A byte ring holding whole datagrams, each behind a two-byte length.
+/// A byte ring holding whole datagrams, each behind a two-byte header.
 ///
 /// A datagram is stored whole or not at all, so a full ring drops the new datagram
-/// (counted) and never corrupts the ones it holds.
+/// (counted) and never corrupts the ones it holds. The header holds the length (up
+/// to [`RxRing::MAX_DATAGRAM`]) and, in its two top bits, whether the sender's
+/// address follows it (IPv4: 4 + 2 bytes, IPv6: 16 + 2 bytes); a datagram without
+/// one costs its length plus 2, as before addresses were kept.
 #[derive(Debug)]
 pub struct RxRing<const N: usize> {
     buf: [u8; N],
@@ -126,7 +132,19 @@ impl<const N: usize> Default for RxRing<N> {
     }
 }
 
+/// Header tag: no address follows.
+const TAG_NONE: u16 = 0;
+/// Header tag: an IPv4 address and a port follow.
+const TAG_V4: u16 = 1;
+/// Header tag: an IPv6 address and a port follow.
+const TAG_V6: u16 = 2;
+/// The length bits of a header.
+const LEN_MASK: u16 = 0x3fff;
+
 impl<const N: usize> RxRing<N> {
+    /// Longest datagram a ring stores (no modem hands over more than 2048 bytes).
+    pub const MAX_DATAGRAM: usize = LEN_MASK as usize;
+
     /// An empty ring.
     pub const fn new() -> Self {
         RxRing {
@@ -166,47 +184,104 @@ impl<const N: usize> RxRing<N> {
         self.buf.get(pos % N).copied().unwrap_or(0)
     }
 
+    fn read_at<const K: usize>(&self, pos: usize) -> [u8; K] {
+        let mut out = [0u8; K];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = self.byte_at(pos + i);
+        }
+        out
+    }
+
     /// Store a datagram; false (and nothing stored) when it does not fit.
     pub fn push(&mut self, data: &[u8]) -> bool {
-        let need = data.len() + 2;
-        if N == 0 || data.len() > u16::MAX as usize || need > N - self.used {
+        self.push_from(data, None)
+    }
+
+    /// Store a datagram with its sender's address; false (and nothing stored) when
+    /// it does not fit.
+    pub fn push_from(&mut self, data: &[u8], from: Option<SocketAddr>) -> bool {
+        let (tag, addr_len) = match from {
+            None => (TAG_NONE, 0),
+            Some(SocketAddr::V4(_)) => (TAG_V4, 6),
+            Some(SocketAddr::V6(_)) => (TAG_V6, 18),
+        };
+        let need = data.len() + 2 + addr_len;
+        if N == 0 || data.len() > Self::MAX_DATAGRAM || need > N - self.used {
             return false;
         }
         let tail = (self.head + self.used) % N;
-        let len = (data.len() as u16).to_be_bytes();
-        self.write_at(tail, &len);
-        self.write_at(tail + 2, data);
+        let header = ((tag << 14) | data.len() as u16).to_be_bytes();
+        self.write_at(tail, &header);
+        match from {
+            Some(SocketAddr::V4(a)) => {
+                self.write_at(tail + 2, &a.ip().octets());
+                self.write_at(tail + 6, &a.port().to_be_bytes());
+            }
+            Some(SocketAddr::V6(a)) => {
+                self.write_at(tail + 2, &a.ip().octets());
+                self.write_at(tail + 18, &a.port().to_be_bytes());
+            }
+            None => {}
+        }
+        self.write_at(tail + 2 + addr_len, data);
         self.used += need;
         self.count += 1;
         true
     }
 
-    /// Length of the oldest datagram.
-    pub fn peek_len(&self) -> Option<usize> {
+    /// The oldest datagram's length, its sender and the bytes before its data.
+    fn peek(&self) -> Option<(usize, Option<SocketAddr>, usize)> {
         if self.count == 0 {
             return None;
         }
-        Some(u16::from_be_bytes([self.byte_at(self.head), self.byte_at(self.head + 1)]) as usize)
+        let header = u16::from_be_bytes([self.byte_at(self.head), self.byte_at(self.head + 1)]);
+        let len = usize::from(header & LEN_MASK);
+        let at = self.head + 2;
+        Some(match header >> 14 {
+            TAG_V4 => {
+                let ip: [u8; 4] = self.read_at(at);
+                let port = u16::from_be_bytes(self.read_at(at + 4));
+                let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port);
+                (len, Some(addr), 8)
+            }
+            TAG_V6 => {
+                let ip: [u8; 16] = self.read_at(at);
+                let port = u16::from_be_bytes(self.read_at(at + 16));
+                let addr = SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port);
+                (len, Some(addr), 20)
+            }
+            _ => (len, None, 2),
+        })
+    }
+
+    /// Length of the oldest datagram.
+    pub fn peek_len(&self) -> Option<usize> {
+        self.peek().map(|(len, _, _)| len)
     }
 
     /// Remove the oldest datagram, copying it into `out` if it fits. Returns its
     /// length and whether it was copied.
     pub fn pop(&mut self, out: &mut [u8]) -> Option<(usize, bool)> {
-        let len = self.peek_len()?;
+        self.pop_from(out).map(|(len, fits, _)| (len, fits))
+    }
+
+    /// [`RxRing::pop`], with the sender's address where one was stored.
+    pub fn pop_from(&mut self, out: &mut [u8]) -> Option<(usize, bool, Option<SocketAddr>)> {
+        let (len, from, skip) = self.peek()?;
         let fits = len <= out.len();
         if fits {
             for (i, slot) in out.iter_mut().take(len).enumerate() {
-                *slot = self.byte_at(self.head + 2 + i);
+                *slot = self.byte_at(self.head + skip + i);
             }
         }
-        self.head = (self.head + 2 + len) % N;
-        self.used -= 2 + len;
+        self.head = (self.head + skip + len) % N;
+        self.used -= skip + len;
         self.count -= 1;
         if self.count == 0 {
             self.head = 0;
             self.used = 0;
         }
-        Some((len, fits))
+        Some((len, fits, from))
     }
 }
 
@@ -235,6 +310,13 @@ pub(crate) struct Socket<const RX: usize> {
     pub port: u16,
     pub local_port: Option<u16>,
     pub reuse_port: bool,
+    /// Unconnected: opened without a remote (`bind`), sends name their destination
+    /// and datagrams keep their sender.
+    pub unconnected: bool,
+    /// The address family the socket was created for.
+    pub family: AddressFamily,
+    /// The result of the send in flight is not wanted (its caller went away).
+    pub discard_tx: bool,
     pub pending_read: bool,
     pub rx_off: bool,
     pub tx: TxState,
@@ -255,6 +337,9 @@ impl<const RX: usize> Socket<RX> {
             port: 0,
             local_port: None,
             reuse_port: false,
+            unconnected: false,
+            family: AddressFamily::Unspecified,
+            discard_tx: false,
             pending_read: false,
             rx_off: false,
             tx: TxState::Idle,
@@ -279,6 +364,9 @@ impl<const RX: usize> Socket<RX> {
         self.port = 0;
         self.local_port = None;
         self.reuse_port = false;
+        self.unconnected = false;
+        self.family = AddressFamily::Unspecified;
+        self.discard_tx = false;
         self.pending_read = false;
         self.rx_off = false;
         self.tx = TxState::Idle;
@@ -337,5 +425,27 @@ mod tests {
             "too large for out: dropped"
         );
         assert_eq!(r.pop(&mut out), None);
+    }
+
+    #[test]
+    fn ring_keeps_senders_with_their_datagrams() {
+        let v4: SocketAddr = "192.0.2.7:5683".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::9]:61000".parse().unwrap();
+        let mut r: RxRing<48> = RxRing::new();
+        assert!(r.push_from(b"ab", Some(v4)));
+        assert!(r.push_from(b"cde", Some(v6)));
+        assert!(r.push(b"f"));
+        assert!(!r.push_from(b"0123456789", Some(v6)), "10+20+... > 48");
+        let mut out = [0u8; 8];
+        assert_eq!(r.pop_from(&mut out), Some((2, true, Some(v4))));
+        assert_eq!(&out[..2], b"ab");
+        // Wraps around the end of the buffer.
+        assert!(r.push_from(b"ghij", Some(v4)));
+        assert_eq!(r.pop_from(&mut out), Some((3, true, Some(v6))));
+        assert_eq!(&out[..3], b"cde");
+        assert_eq!(r.pop_from(&mut out), Some((1, true, None)));
+        assert_eq!(r.pop_from(&mut out), Some((4, true, Some(v4))));
+        assert_eq!(&out[..4], b"ghij");
+        assert!(r.is_empty());
     }
 }

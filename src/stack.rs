@@ -4,6 +4,8 @@
 //! calls that queue modem work poll again so the command goes out at once instead of
 //! on the next call. `recv` stays cheap: one poll, no AT exchange.
 
+use core::net::{IpAddr, SocketAddr};
+
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 
 use crate::error::Error;
@@ -59,6 +61,47 @@ where
     /// See [`Driver::connect`].
     pub fn connect(&mut self, h: SocketHandle, host: &str, port: &str) -> Result<(), Error> {
         self.around(|d| d.connect(h, host, port))
+    }
+
+    /// See [`Driver::connect_from`].
+    pub fn connect_from(
+        &mut self,
+        h: SocketHandle,
+        host: &str,
+        port: &str,
+        local_port: u16,
+    ) -> Result<(), Error> {
+        self.around(|d| d.connect_from(h, host, port, local_port))
+    }
+
+    /// See [`Driver::bind`].
+    pub fn bind(&mut self, h: SocketHandle, local_port: u16) -> Result<(), Error> {
+        self.around(|d| d.bind(h, local_port))
+    }
+
+    /// See [`Driver::send_to`].
+    pub fn send_to(
+        &mut self,
+        h: SocketHandle,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> Result<usize, Error> {
+        self.around(|d| d.send_to(h, to, data))
+    }
+
+    /// See [`Driver::recv_from`].
+    pub fn recv_from(
+        &mut self,
+        h: SocketHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, Option<SocketAddr>), Error> {
+        self.poll();
+        self.driver.recv_from(h, buf)
+    }
+
+    /// See [`Driver::resolve`].
+    pub fn resolve(&mut self, host: &str, family: AddressFamily) -> Result<IpAddr, Error> {
+        self.around(|d| d.resolve(host, family))
     }
 
     /// See [`Driver::send`].

@@ -2,6 +2,8 @@
 //! modem ([`State::on_event`]) and the choice of the next command
 //! ([`State::next_command`]). No I/O here: [`crate::Driver::poll`] moves the bytes.
 
+use core::net::SocketAddr;
+
 use crate::command::{Completion, Engine, Outcome};
 use crate::error::Reason;
 use crate::events::NetEvent;
@@ -11,6 +13,7 @@ use crate::network::{
     REGISTRATION_RETRY_MAX_MS, SIM_RETRY_MS,
 };
 use crate::profile::{Event, Final, Info, ModemHandle, Op, Profile, Urc};
+use crate::resolve::Resolver;
 use crate::socket::{Connecting, Phase, Socket, TxState};
 use crate::time::Instant;
 use crate::Config;
@@ -83,6 +86,11 @@ pub(crate) struct State<P: Profile, const N: usize, const RX: usize> {
     pub tx_payload: heapless::Vec<u8, MAX_PAYLOAD>,
     /// The socket whose payload sits in `tx_payload`.
     pub tx_owner: Option<usize>,
+    /// The destination of the payload in `tx_payload` (a send on an unconnected
+    /// socket); `None` for a connected socket's send.
+    pub tx_to: Option<SocketAddr>,
+    /// The host name query.
+    pub resolver: Resolver,
     /// The socket the command in flight works on.
     pub op_slot: Option<usize>,
     pub scratch: Scratch,
@@ -108,6 +116,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             sockets: [const { Socket::new() }; N],
             tx_payload: heapless::Vec::new(),
             tx_owner: None,
+            tx_to: None,
+            resolver: Resolver::new(),
             op_slot: None,
             scratch: Scratch::EMPTY,
             stats: Stats::ZERO,
@@ -130,6 +140,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         }
         self.tx_payload.clear();
         self.tx_owner = None;
+        self.tx_to = None;
+        self.resolver = Resolver::new();
         self.op_slot = None;
         self.scratch = Scratch::EMPTY;
         self.stats = Stats::ZERO;
@@ -161,7 +173,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             Event::Echo => self.stats.echo_lines += 1,
             Event::Info(info) => self.on_info(info),
             Event::Urc(urc) => self.on_urc(urc),
-            Event::Datagram { handle, data } => self.on_datagram(handle, data),
+            Event::Datagram { handle, data, from } => self.on_datagram(handle, data, from),
             Event::Unknown => self.stats.unknown_lines += 1,
         }
     }
@@ -183,6 +195,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             Info::LocalPort(p) => self.scratch.local_port = Some(p),
             Info::NoData => self.scratch.no_data = true,
             Info::SignalQuality { rssi, ber } => self.net.signal = Some(((rssi, ber), self.now)),
+            Info::ResolvedAddress(ip) => self.on_resolved_address(ip),
             Info::Other => {}
         }
     }
@@ -242,10 +255,12 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                     s.pending_read = true;
                 }
             }
+            Urc::ResolveResult(result) => self.on_resolve_result(result),
+            Urc::ResolvedAddress(ip) => self.on_resolved_address(ip),
         }
     }
 
-    fn on_datagram(&mut self, handle: ModemHandle, data: &[u8]) {
+    fn on_datagram(&mut self, handle: ModemHandle, data: &[u8], from: Option<SocketAddr>) {
         self.scratch.datagram = true;
         let Some(s) = self.socket_of(handle) else {
             self.stats.stray_datagrams += 1;
@@ -257,9 +272,12 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 | Phase::Shutdown
                 | Phase::Connecting(Connecting::LocalPort | Connecting::OpenResult(_), _)
         );
+        // A connected socket only hears from its remote: its ring keeps no sender
+        // (so that it holds exactly as many datagrams as before senders were kept).
+        let from = from.filter(|_| s.unconnected);
         if !accepting {
             self.stats.stray_datagrams += 1;
-        } else if !s.rx.push(data) {
+        } else if !s.rx.push_from(data, from) {
             s.stats.dropped_ring_full += 1;
             self.stats.dropped_ring_full += 1;
         }
@@ -290,6 +308,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         }
         self.tx_owner = None;
         self.tx_payload.clear();
+        self.tx_to = None;
+        self.fail_resolve(Reason::ModemRebooted, false);
         if was_up || lost_any {
             self.net.reboots += 1;
             self.events.push(NetEvent::ModemRebooted);
@@ -317,6 +337,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         debug!("bring-up failed: {:?}", reason);
         self.net.last_failure = Some(reason);
         self.net.reset();
+        self.fail_resolve(reason, true);
         for s in self.sockets.iter_mut() {
             if let Phase::Connecting(Connecting::Network, _) = s.phase {
                 s.phase = Phase::ConnectFailed(reason);
@@ -441,6 +462,11 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                         if ok {
                             s.stats.bytes_sent += len as u64;
                         }
+                        if s.discard_tx {
+                            // Its caller went away: nobody takes the result.
+                            s.tx = TxState::Idle;
+                            s.discard_tx = false;
+                        }
                     }
                 }
                 if slot.is_some() && self.tx_owner == slot {
@@ -481,6 +507,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 }
             }
             Op::SignalQuality => {}
+            Op::Resolve => self.resolve_done(ok, failure),
         }
         if let Outcome::Timeout = c.outcome {
             if self.engine.consecutive_timeouts >= self.config.max_timeouts.max(1) {
@@ -488,6 +515,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 warning!("modem silent, restarting bring-up");
                 self.engine.consecutive_timeouts = 0;
                 self.lose_open_sockets(Reason::Timeout);
+                self.fail_resolve(Reason::Timeout, false);
                 self.forget_assigned_handles();
                 self.events.push(NetEvent::ModemUnresponsive);
                 self.net.reset();
@@ -574,10 +602,12 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     }
 
     pub(crate) fn open_steps(&self, slot: usize) -> u8 {
-        let bind = self
-            .sockets
-            .get(slot)
-            .is_some_and(|s| s.reuse_port && s.local_port.is_some());
-        self.profile.open_steps(bind)
+        let s = self.sockets.get(slot);
+        let bind = s.is_some_and(|s| s.reuse_port && s.local_port.is_some());
+        if s.is_some_and(|s| s.unconnected) {
+            self.profile.unconnected_open_steps(bind)
+        } else {
+            self.profile.open_steps(bind)
+        }
     }
 }

@@ -169,6 +169,33 @@ pub struct SendData {
     pub len: u16,
 }
 
+/// `AT+QISEND=<id>,<len>,"<ip>",<port>`: a datagram to `<ip>:<port>` on a
+/// `"UDP SERVICE"` socket; then the prompt, exactly len bytes, `SEND OK`.
+#[derive(Clone, AtatCmd)]
+#[at_cmd("+QISEND", NoResponse, timeout_ms = 10_000)]
+pub struct SendDataTo<'a> {
+    /// connectID.
+    pub connect_id: u8,
+    /// Payload length, at most 1460.
+    pub len: u16,
+    /// Destination address (an address literal, never a name).
+    pub ip: &'a str,
+    /// Destination port.
+    pub port: u16,
+}
+
+/// `AT+QIDNSGIP=<cid>,"<host>"`: `OK` at once, then `+QIURC: "dnsgip",<err>[,
+/// <IP_count>,<DNS_ttl>]` and one `+QIURC: "dnsgip","<ip>"` per address (the
+/// manual's maximum response time is 60 s).
+#[derive(Clone, AtatCmd)]
+#[at_cmd("+QIDNSGIP", NoResponse, timeout_ms = 60_000)]
+pub struct ResolveHost<'a> {
+    /// Context id.
+    pub cid: u8,
+    /// Host name.
+    pub host: &'a str,
+}
+
 /// `AT+QIRD=<id>,<len>`: one buffered datagram.
 #[derive(Clone, AtatCmd)]
 #[at_cmd("+QIRD", NoResponse, timeout_ms = 5000)]

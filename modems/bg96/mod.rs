@@ -14,6 +14,9 @@ pub mod commands;
 )]
 pub mod sim;
 
+use core::fmt::Write as _;
+use core::net::{IpAddr, SocketAddr};
+
 use atat::AtatCmd;
 
 use crate::error::Reason;
@@ -118,6 +121,7 @@ impl Profile for Bg96 {
             Op::Close { .. } => CloseSocket::MAX_TIMEOUT_MS,
             Op::LocalPort { .. } => QuerySocket::MAX_TIMEOUT_MS,
             Op::SignalQuality => QuerySignal::MAX_TIMEOUT_MS,
+            Op::Resolve => ResolveHost::MAX_TIMEOUT_MS,
         }
     }
 
@@ -148,6 +152,24 @@ impl Profile for Bg96 {
 
     fn reads_buffered_data(&self) -> bool {
         self.access_mode == AccessMode::Buffer
+    }
+
+    fn can_open_unconnected(&self) -> bool {
+        // "UDP SERVICE": AT+QISEND with the destination, "recv" URCs with the sender.
+        true
+    }
+
+    fn can_resolve(&self) -> bool {
+        true
+    }
+
+    fn resolve_result_is_urc(&self) -> bool {
+        // AT+QIDNSGIP answers OK, the addresses come as +QIURC: "dnsgip" URCs.
+        true
+    }
+
+    fn resolve_result_timeout_ms(&self) -> u32 {
+        ResolveHost::MAX_TIMEOUT_MS
     }
 
     fn format(&self, cmd: &Command<'_>, out: &mut [u8]) -> Result<usize, FormatError> {
@@ -202,6 +224,45 @@ impl Profile for Bg96 {
                         AccessMode::DirectPush => 1,
                         AccessMode::Buffer => 0,
                     },
+                };
+                emit(&cmd, SHORT + host.len(), out)
+            }
+            Command::OpenUnconnected {
+                handle,
+                local_port,
+                config,
+                ..
+            } => {
+                // "UDP SERVICE" takes 127.0.0.1 and port 0 as its (unused) remote.
+                let cmd = OpenSocket {
+                    cid: config.context_id,
+                    connect_id: handle,
+                    service: "UDP SERVICE",
+                    host: "127.0.0.1",
+                    port: 0,
+                    local_port: local_port.unwrap_or(0),
+                    access_mode: match self.access_mode {
+                        AccessMode::DirectPush => 1,
+                        AccessMode::Buffer => 0,
+                    },
+                };
+                emit(&cmd, SHORT + 16, out)
+            }
+            Command::SendTo { handle, len, to } => {
+                let mut ip: heapless::String<48> = heapless::String::new();
+                write!(ip, "{}", to.ip()).map_err(|_| FormatError::TooLong)?;
+                let cmd = SendDataTo {
+                    connect_id: handle,
+                    len,
+                    ip: &ip,
+                    port: to.port(),
+                };
+                emit(&cmd, SHORT + ip.len(), out)
+            }
+            Command::Resolve { host, config, .. } => {
+                let cmd = ResolveHost {
+                    cid: config.context_id,
+                    host,
                 };
                 emit(&cmd, SHORT + host.len(), out)
             }
@@ -267,17 +328,28 @@ impl Profile for Bg96 {
             Frame::Prompt => Event::Prompt,
             Frame::Payload { header, data } => {
                 if let Some(params) = after(header, b"+QIURC:") {
+                    // "recv",<id>,<len>[,"<ip>",<port>] ("UDP SERVICE": the sender).
                     let mut f = fields(params);
                     f.next();
                     // A connectID that is no byte names no socket: taken off the
                     // wire by count, never delivered (truncated, 256 would be 0).
-                    return match f.next().and_then(small) {
-                        Some(handle) => Event::Datagram { handle, data },
+                    let handle = f.next().and_then(small);
+                    f.next();
+                    let from = sender(f.next(), f.next());
+                    return match handle {
+                        Some(handle) => Event::Datagram { handle, data, from },
                         None => Event::Unknown,
                     };
                 }
                 match ctx.op {
-                    Some(Op::Read { handle }) => Event::Datagram { handle, data },
+                    Some(Op::Read { handle }) => {
+                        // +QIRD: <len>[,"<ip>",<port>]
+                        let mut f = after(header, b"+QIRD:").map(fields);
+                        let mut next = || f.as_mut().and_then(|f| f.next());
+                        next();
+                        let from = sender(next(), next());
+                        Event::Datagram { handle, data, from }
+                    }
                     _ => Event::Unknown,
                 }
             }
@@ -300,6 +372,13 @@ impl Profile for Bg96 {
     fn op_for_host_line(&self, line: &[u8]) -> Option<Op> {
         host_line_op(line)
     }
+}
+
+/// The sender of a datagram from its `"<ip>",<port>` fields.
+fn sender(ip: Option<&[u8]>, port: Option<&[u8]>) -> Option<SocketAddr> {
+    let ip: IpAddr = core::str::from_utf8(ip?).ok()?.parse().ok()?;
+    let port = u16::try_from(number(port?)?).ok()?;
+    Some(SocketAddr::new(ip, port))
 }
 
 /// A field as a `u8` (connectIDs, context ids, registration status); `None` for
@@ -359,6 +438,9 @@ fn host_line_op(line: &[u8]) -> Option<Op> {
     }
     if strip_ci(line, b"AT+QIDEACT=").is_some() {
         return Some(Op::PdpDeactivate);
+    }
+    if strip_ci(line, b"AT+QIDNSGIP=").is_some() {
+        return Some(Op::Resolve);
     }
     if let Some(p) = strip_ci(line, b"AT+QIOPEN=") {
         // <cid>,<connectID>,...
@@ -508,6 +590,9 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
 
 /// `+QIURC: "<kind>",...` without a payload.
 fn qiurc(params: &[u8]) -> Event<'_> {
+    if let Some(rest) = after(params, b"\"dnsgip\",") {
+        return dnsgip(rest);
+    }
     let mut f = fields(params);
     let kind = f.next().unwrap_or(b"");
     // Ids that are no byte name no socket or context (truncated, 256 would be 0).
@@ -520,5 +605,33 @@ fn qiurc(params: &[u8]) -> Event<'_> {
         (b"recv", Some(id)) if f.next().is_none() => Event::Urc(Urc::DataPending(id)),
         (b"incoming full", _) => Event::Info(Info::Other),
         _ => Event::Unknown,
+    }
+}
+
+/// `+QIURC: "dnsgip",...` after `"dnsgip",`: `<err>,<IP_count>,<DNS_ttl>` (the
+/// outcome; err 0 = resolved), `<err>` alone (failed), or `"<ip>"` (one address).
+fn dnsgip<'a>(rest: &[u8]) -> Event<'a> {
+    let mut f = fields(rest);
+    let first = f.next();
+    if rest.trim_ascii_start().starts_with(b"\"") {
+        let ip = first
+            .and_then(|ip| core::str::from_utf8(ip).ok())
+            .and_then(|ip| ip.parse::<IpAddr>().ok());
+        return match ip {
+            Some(ip) => Event::Urc(Urc::ResolvedAddress(ip)),
+            None => Event::Unknown,
+        };
+    }
+    match first.and_then(number) {
+        // More addresses than a byte counts cannot come from one query; taken as
+        // many as a byte holds, the rest are ignored.
+        Some(0) => {
+            let count = f.next().and_then(number).unwrap_or(0);
+            Event::Urc(Urc::ResolveResult(Ok(
+                u8::try_from(count).unwrap_or(u8::MAX)
+            )))
+        }
+        Some(_) => Event::Urc(Urc::ResolveResult(Err(Reason::DnsFailed))),
+        None => Event::Unknown,
     }
 }

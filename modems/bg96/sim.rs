@@ -24,7 +24,18 @@
 //!   use, 565 the host does not resolve (host resolver; `*.invalid` never does), 556
 //!   the local port cannot be bound, 566 connect failed, 561 the context is not
 //!   active (an assumption: the manual does not say). Modes 0 (buffer) and 1 (direct
-//!   push); anything but `"UDP"` or mode 2 is `ERROR`.
+//!   push); anything but `"UDP"`, `"UDP SERVICE"` or mode 2 is `ERROR`.
+//! * **`"UDP SERVICE"`** (unconnected): `AT+QIOPEN=1,<id>,"UDP SERVICE","<any>",
+//!   <any>,<local_port>,<mode>` binds `<local_port>` (0: chosen by the system) on
+//!   127.0.0.1; `AT+QISEND=<id>,<len>,"<ip>",<port>` sends to that address (a
+//!   name is `ERROR`; the two-argument form is `ERROR` on such a socket);
+//!   received datagrams name their sender: `+QIURC: "recv",<id>,<len>,"<ip>",
+//!   <port>` (direct push) or `+QIRD: <len>,"<ip>",<port>` (buffer mode).
+//! * **DNS**: `AT+QIDNSGIP=1,"<host>"` answers `OK` (`ERROR` while the context is
+//!   not active), then after [`Latency::open_ms`] `+QIURC: "dnsgip",0,<n>,600`
+//!   and one `+QIURC: "dnsgip","<ip>"` per address the host's resolver gives
+//!   (IPv4 first), or `+QIURC: "dnsgip",565` when the name does not resolve
+//!   (`*.invalid` never does) or [`Fault::DnsFail`] asked for a failure.
 //! * **Send**: `AT+QISEND=<id>,<len>`: `ERROR` when the socket is not open or len >
 //!   1460; len 0 is the manual's counter query (`+QISEND: <sent>,<sent>,0`), not an
 //!   empty datagram. Otherwise the prompt `\r\n> `, then exactly len bytes, all of
@@ -179,7 +190,10 @@ struct Sock {
     remote: SocketAddr,
     lport: u16,
     mode: u8,
-    rxq: VecDeque<Vec<u8>>,
+    /// `"UDP SERVICE"`: unconnected, sends name their destination.
+    service: bool,
+    /// Datagrams waiting for `AT+QIRD`, with their sender.
+    rxq: VecDeque<(Vec<u8>, SocketAddr)>,
     notified: bool,
     sent: u64,
     received: u64,
@@ -199,6 +213,8 @@ enum Input {
 #[derive(Debug)]
 struct Payload {
     id: usize,
+    /// `"UDP SERVICE"`: the destination.
+    to: Option<SocketAddr>,
     /// `Some(len)`: fixed length; `None`: until Ctrl-Z.
     len: Option<usize>,
     buf: Vec<u8>,
@@ -220,6 +236,7 @@ struct Armed {
     ignore: u32,
     swallow: u32,
     send_fail: u32,
+    dns_fail: u32,
     during_send: Vec<(Vec<u8>, SendPoint)>,
 }
 
@@ -692,6 +709,7 @@ impl Bg96Sim {
             ("AT+QIACT", Form::Set(a)) => self.qiact(t, a),
             ("AT+QIDEACT", Form::Set(a)) => self.qideact(t, a),
             ("AT+QIOPEN", Form::Set(a)) => self.qiopen(t, a),
+            ("AT+QIDNSGIP", Form::Set(a)) => self.qidnsgip(t, a),
             ("AT+QICLOSE", Form::Set(a)) => self.qiclose(t, a),
             ("AT+QISEND", Form::Set(a)) => self.qisend(t, a),
             ("AT+QIRD", Form::Set(a)) => self.qird(t, a),
@@ -769,7 +787,8 @@ impl Bg96Sim {
         };
         let cid = cid.num();
         let id = id.num().map(|n| n as usize).filter(|&n| n < SOCKETS);
-        let rport = rport.num().filter(|&p| (1..=65535).contains(&p));
+        // Port 0 only for "UDP SERVICE", whose remote is unused.
+        let rport = rport.num().filter(|&p| p <= 65535);
         let lport = match args.get(5) {
             Some(a) => a.num().filter(|&p| p <= 65535),
             None => Some(0),
@@ -783,8 +802,10 @@ impl Bg96Sim {
         else {
             return self.error(t);
         };
+        let unconnected = service.text.eq_ignore_ascii_case("UDP SERVICE");
         if !service.quoted
-            || !service.text.eq_ignore_ascii_case("UDP")
+            || !(service.text.eq_ignore_ascii_case("UDP") || unconnected)
+            || (rport == 0 && !unconnected)
             || !host.quoted
             || host.text.is_empty()
             || !(1..=16).contains(&cid)
@@ -802,13 +823,23 @@ impl Bg96Sim {
         if self.pdp != Pdp::Active || cid != 1 {
             return fail(self, 561);
         }
-        let Some(remote) = udp::resolve(&host.text, rport as u16) else {
-            return fail(self, 565);
-        };
-        let sock = match udp::open_connected(lport as u16, remote) {
-            Ok(s) => s,
-            Err(OpenError::Bind(_)) => return fail(self, 556),
-            Err(OpenError::Connect(_)) => return fail(self, 566),
+        let (sock, remote) = if unconnected {
+            // The remote of "UDP SERVICE" is not used (the manual's example gives
+            // 127.0.0.1 and 0); the socket only binds its local port.
+            let remote = SocketAddr::from(([127, 0, 0, 1], 0));
+            match udp::open_unconnected(lport as u16, false) {
+                Ok(s) => (s, remote),
+                Err(_) => return fail(self, 556),
+            }
+        } else {
+            let Some(remote) = udp::resolve(&host.text, rport as u16) else {
+                return fail(self, 565);
+            };
+            match udp::open_connected(lport as u16, remote) {
+                Ok(s) => (s, remote),
+                Err(OpenError::Bind(_)) => return fail(self, 556),
+                Err(OpenError::Connect(_)) => return fail(self, 566),
+            }
         };
         let lport = sock.local_addr().map(|a| a.port()).unwrap_or(0);
         self.next_gen += 1;
@@ -823,6 +854,7 @@ impl Bg96Sim {
             remote,
             lport,
             mode: mode as u8,
+            service: unconnected,
             rxq: VecDeque::new(),
             notified: false,
             sent: 0,
@@ -837,6 +869,40 @@ impl Bg96Sim {
                 answer: true,
             },
         );
+    }
+
+    fn qidnsgip(&mut self, t: Nanos, a: &str) {
+        let Some(args) = split_args(a) else {
+            return self.error(t);
+        };
+        let (Some(cid), Some(host), 2) = (args.first().and_then(Arg::num), args.get(1), args.len())
+        else {
+            return self.error(t);
+        };
+        if cid != 1 || !host.quoted || host.text.is_empty() || self.pdp != Pdp::Active {
+            return self.error(t);
+        }
+        self.ok(t);
+        let done = self.reply_at(t).max(t + ms(self.cfg.latency.open_ms));
+        let fail = self.armed.dns_fail > 0;
+        if fail {
+            self.armed.dns_fail -= 1;
+        }
+        let addrs = if fail {
+            Vec::new()
+        } else {
+            udp::resolve_all(&host.text)
+        };
+        let out = if addrs.is_empty() {
+            // 565: DNS parse failed (the manual's code for a name that does not
+            // resolve).
+            b"\r\n+QIURC: \"dnsgip\",565\r\n".to_vec()
+        } else {
+            let mut lines = vec![format!("+QIURC: \"dnsgip\",0,{},600", addrs.len())];
+            lines.extend(addrs.iter().map(|a| format!("+QIURC: \"dnsgip\",\"{a}\"")));
+            framed(&lines)
+        };
+        self.urc(done, out);
     }
 
     fn qiclose(&mut self, t: Nanos, a: &str) {
@@ -871,12 +937,21 @@ impl Bg96Sim {
                 None => return self.error(t),
             },
         };
-        if args.len() > 2 {
-            // The "UDP SERVICE" form, not simulated.
-            return self.error(t);
-        }
+        // "UDP SERVICE": AT+QISEND=<id>,<len>,"<ip>",<port> (an address, no name).
+        let to = match (args.get(2), args.get(3), args.len()) {
+            (None, None, _) => None,
+            (Some(ip), Some(port), 4) if ip.quoted => {
+                let ip = ip.text.parse::<std::net::IpAddr>().ok();
+                let port = port.num().filter(|p| (1..=65535).contains(p));
+                match (ip, port) {
+                    (Some(ip), Some(port)) => Some(SocketAddr::new(ip, port as u16)),
+                    _ => return self.error(t),
+                }
+            }
+            _ => return self.error(t),
+        };
         let sent = match self.sockets.get(id) {
-            Some(Some(s)) if s.state == SockState::Open => s.sent,
+            Some(Some(s)) if s.state == SockState::Open && s.service == to.is_some() => s.sent,
             _ => return self.error(t),
         };
         match len {
@@ -900,6 +975,7 @@ impl Bg96Sim {
         }
         self.input = Input::Data(Payload {
             id,
+            to,
             len,
             buf: Vec::with_capacity(len.unwrap_or(MAX_SEND)),
             fail,
@@ -934,8 +1010,12 @@ impl Bg96Sim {
         let registered = self.registered();
         let result: &[u8] = match self.sockets.get_mut(p.id) {
             Some(Some(s)) if s.state == SockState::Open => {
-                let ok =
-                    !p.fail && registered && s.udp.as_ref().is_some_and(|u| udp::send(u, &p.buf));
+                let ok = !p.fail
+                    && registered
+                    && s.udp.as_ref().is_some_and(|u| match p.to {
+                        Some(to) => udp::send_to(u, &p.buf, to),
+                        None => udp::send(u, &p.buf),
+                    });
                 if ok {
                     s.sent += p.buf.len() as u64;
                     self.stats.datagrams_out += 1;
@@ -979,13 +1059,19 @@ impl Bg96Sim {
             let (total, read) = (s.received, s.read);
             return self.info_ok(t, &[format!("+QIRD: {total},{read},{}", total - read)]);
         }
+        let service = s.service;
         let out = match s.rxq.pop_front() {
-            Some(d) => {
+            Some((d, from)) => {
                 let n = d.len().min(len);
                 s.read += d.len() as u64;
                 self.stats.datagrams_delivered += 1;
                 self.stats.bytes_delivered += n as u64;
-                let mut out = format!("\r\n+QIRD: {n}\r\n").into_bytes();
+                let mut out = if service {
+                    format!("\r\n+QIRD: {n},\"{}\",{}\r\n", from.ip(), from.port())
+                } else {
+                    format!("\r\n+QIRD: {n}\r\n")
+                }
+                .into_bytes();
                 out.extend_from_slice(d.get(..n).unwrap_or_default());
                 out.extend_from_slice(b"\r\n\r\nOK\r\n");
                 out
@@ -1006,8 +1092,9 @@ impl Bg96Sim {
             SockState::Open => 2,
             SockState::Closed => 4,
         };
+        let service = if s.service { "UDP SERVICE" } else { "UDP" };
         Some(format!(
-            "+QISTATE: {id},\"UDP\",\"{}\",{},{},{state},1,0,{},\"uart1\"",
+            "+QISTATE: {id},\"{service}\",\"{}\",{},{},{state},1,0,{},\"uart1\"",
             s.remote.ip(),
             s.remote.port(),
             s.lport,
@@ -1051,7 +1138,12 @@ impl Bg96Sim {
                 let Some(u) = s.udp.as_ref() else {
                     break;
                 };
-                let n = match udp::try_recv(u, &mut self.rx_buf, MAX_RECV) {
+                let (got, from) = if s.service {
+                    udp::try_recv_from(u, &mut self.rx_buf, MAX_RECV)
+                } else {
+                    (udp::try_recv(u, &mut self.rx_buf, MAX_RECV), None)
+                };
+                let n = match got {
                     Recv::Empty => break,
                     Recv::TooLong => {
                         self.stats.datagrams_lost += 1;
@@ -1059,6 +1151,7 @@ impl Bg96Sim {
                     }
                     Recv::Datagram(n) => n,
                 };
+                let from = from.unwrap_or(s.remote);
                 if !registered {
                     self.stats.datagrams_lost += 1;
                     continue;
@@ -1071,12 +1164,21 @@ impl Bg96Sim {
                     s.read += n as u64;
                     self.stats.datagrams_delivered += 1;
                     self.stats.bytes_delivered += n as u64;
-                    let mut out = format!("\r\n+QIURC: \"recv\",{id},{n}\r\n").into_bytes();
+                    let mut out = if s.service {
+                        format!(
+                            "\r\n+QIURC: \"recv\",{id},{n},\"{}\",{}\r\n",
+                            from.ip(),
+                            from.port()
+                        )
+                    } else {
+                        format!("\r\n+QIURC: \"recv\",{id},{n}\r\n")
+                    }
+                    .into_bytes();
                     out.extend_from_slice(data);
                     self.trace(t, "M", &out);
                     self.port.send(t, &out);
                 } else {
-                    s.rxq.push_back(data.to_vec());
+                    s.rxq.push_back((data.to_vec(), from));
                     if !s.notified {
                         s.notified = true;
                         let out = format!("\r\n+QIURC: \"recv\",{id}\r\n").into_bytes();
@@ -1157,6 +1259,7 @@ impl Bg96Sim {
             },
             Fault::DropToHost(n) => self.port.drop_to_host(n),
             Fault::DropToModem(n) => self.port.drop_to_modem(n),
+            Fault::DnsFail => self.armed.dns_fail += 1,
         }
     }
 }

@@ -217,6 +217,38 @@ pub struct SendData {
     pub len: u16,
 }
 
+/// `AT#XSENDTO=<handle>,2,0,"<ip>",<port>,<len>`: a datagram to `<ip>:<port>` on
+/// an unconnected socket, in data mode with an explicit length: `OK`, exactly `len`
+/// raw bytes, `#XDATAMODE: 0` (sent) or `#XDATAMODE: -1`, as for [`SendData`].
+#[derive(Clone, AtatCmd)]
+#[at_cmd("#XSENDTO", NoResponse, timeout_ms = 35_000)]
+pub struct SendDataTo<'a> {
+    /// Socket handle.
+    pub handle: u8,
+    /// 2 = data mode.
+    pub mode: u8,
+    /// 0 = no flags.
+    pub flags: u16,
+    /// Destination address (an address literal, never a name).
+    pub url: &'a str,
+    /// Destination port.
+    pub port: u16,
+    /// Payload length, 1..=1460.
+    pub len: u16,
+}
+
+/// `AT#XGETADDRINFO="<host>"[,<family>]` -> `#XGETADDRINFO: "<ip>[ <ip>...]"`,
+/// `OK`; a failure is `#XGETADDRINFO: "<reason>"`, `ERROR`. It blocks the Serial
+/// Modem for as long as the query takes.
+#[derive(Clone, AtatCmd)]
+#[at_cmd("#XGETADDRINFO", NoResponse, timeout_ms = 65_000)]
+pub struct GetAddrInfo<'a> {
+    /// Host name.
+    pub host: &'a str,
+    /// Hint: 1 IPv4, 2 IPv6; left out for any.
+    pub family: Option<u8>,
+}
+
 /// `AT#XRECVFROM=<handle>,0,64,1`: one datagram, binary, `MSG_DONTWAIT` (and a
 /// one-second timeout in case the flag were ignored). `#XRECVFROM:
 /// <handle>,0,<size>,"<ip>",<port>` + size bytes + `OK`; a zero-length datagram

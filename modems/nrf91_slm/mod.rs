@@ -23,6 +23,9 @@ pub mod commands;
 )]
 pub mod sim;
 
+use core::fmt::Write as _;
+use core::net::{IpAddr, SocketAddr};
+
 use atat::AtatCmd;
 
 use crate::framer::Frame;
@@ -31,7 +34,7 @@ use crate::profile::{
     SendAbort, Urc,
 };
 use crate::text::{after, fields, number};
-use crate::PdpType;
+use crate::{AddressFamily, PdpType};
 use commands::*;
 
 /// How the modem hands over received datagrams.
@@ -140,6 +143,14 @@ fn recv_header(line: &[u8]) -> Option<(ModemHandle, u32, usize)> {
     Some((handle, mode, on_wire))
 }
 
+/// The sender in a `#XRECVFROM: <h>,<mode>,<size>,"<ip>",<port>` header.
+fn recv_sender(line: &[u8]) -> Option<SocketAddr> {
+    let mut f = fields(after(line, b"#XRECVFROM:")?).skip(3);
+    let ip: IpAddr = core::str::from_utf8(f.next()?).ok()?.parse().ok()?;
+    let port = u16::try_from(number(f.next()?)?).ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
 impl Profile for Nrf91Slm {
     fn name(&self) -> &'static str {
         match self.recv_mode {
@@ -176,6 +187,7 @@ impl Profile for Nrf91Slm {
             Op::Close { .. } => CloseSocket::MAX_TIMEOUT_MS,
             Op::LocalPort { .. } => Probe::MAX_TIMEOUT_MS,
             Op::SignalQuality => QuerySignal::MAX_TIMEOUT_MS,
+            Op::Resolve => GetAddrInfo::MAX_TIMEOUT_MS,
         }
     }
 
@@ -190,6 +202,31 @@ impl Profile for Nrf91Slm {
         } else {
             2
         }
+    }
+
+    fn unconnected_open_steps(&self, bind: bool) -> u8 {
+        // AT#XSOCKET[, AT#XBIND].
+        if bind {
+            2
+        } else {
+            1
+        }
+    }
+
+    fn can_open_unconnected(&self) -> bool {
+        // AT#XSENDTO and #XRECVFROM with the sender.
+        true
+    }
+
+    fn can_choose_local_port(&self) -> bool {
+        // AT#XBIND before AT#XCONNECT (the port of `reuse_last_port` cannot be
+        // learnt, see `can_bind_local_port`, but a port the application names can
+        // be bound).
+        true
+    }
+
+    fn can_resolve(&self) -> bool {
+        true
     }
 
     fn handle_for_slot(&self, _slot: usize) -> Option<ModemHandle> {
@@ -301,6 +338,56 @@ impl Profile for Nrf91Slm {
                     _ => Err(FormatError::Unsupported),
                 }
             }
+            Command::OpenUnconnected {
+                handle,
+                step,
+                local_port,
+                family,
+                config,
+            } => match (step, local_port) {
+                (0, _) => {
+                    let ipv6 = match family {
+                        AddressFamily::Ipv4 => false,
+                        AddressFamily::Ipv6 => true,
+                        AddressFamily::Unspecified => config.pdp_type == PdpType::Ipv6,
+                    };
+                    let cid = config.context_id;
+                    let cmd = OpenSocket {
+                        family: if ipv6 { 2 } else { 1 },
+                        socket_type: 2,
+                        role: 0,
+                        cid: (cid != 0).then_some(cid),
+                    };
+                    emit(&cmd, SHORT, out)
+                }
+                _ if handle == Op::NEW_HANDLE => Err(FormatError::Unsupported),
+                (1, Some(port)) => emit(&Bind { handle, port }, SHORT, out),
+                _ => Err(FormatError::Unsupported),
+            },
+            // Length 0 would put the modem in terminator mode, as for AT#XSEND.
+            Command::SendTo { len: 0, .. } => Err(FormatError::Unsupported),
+            Command::SendTo { handle, len, to } => {
+                let mut ip: heapless::String<48> = heapless::String::new();
+                write!(ip, "{}", to.ip()).map_err(|_| FormatError::TooLong)?;
+                let cmd = SendDataTo {
+                    handle,
+                    mode: 2,
+                    flags: 0,
+                    url: &ip,
+                    port: to.port(),
+                    len,
+                };
+                emit(&cmd, SHORT + ip.len(), out)
+            }
+            Command::Resolve { host, family, .. } if host.len() <= MAX_HOST => {
+                let family = match family {
+                    AddressFamily::Unspecified => None,
+                    AddressFamily::Ipv4 => Some(1),
+                    AddressFamily::Ipv6 => Some(2),
+                };
+                emit(&GetAddrInfo { host, family }, SHORT + host.len(), out)
+            }
+            Command::Resolve { .. } => Err(FormatError::TooLong),
             Command::Plain(op) => match op {
                 Op::Probe => emit(&Probe, SHORT, out),
                 Op::SimStatus => emit(&QuerySim, SHORT, out),
@@ -367,7 +454,11 @@ impl Profile for Nrf91Slm {
         match frame {
             Frame::Prompt => Event::Prompt,
             Frame::Payload { header, data } => match recv_header(header) {
-                Some((handle, 0, _)) => Event::Datagram { handle, data },
+                Some((handle, 0, _)) => Event::Datagram {
+                    handle,
+                    data,
+                    from: recv_sender(header),
+                },
                 // Hex or unknown form: taken off the wire, not delivered.
                 _ => Event::Unknown,
             },
@@ -430,6 +521,18 @@ fn host_line_op(line: &[u8]) -> Option<Op> {
             step: 1,
         });
     }
+    if let Some(p) = strip_ci(line, b"AT#XSENDTO=") {
+        // <handle>,2,<flags>,"<url>",<port>,<len>: data mode with a length.
+        let mut f = fields(p);
+        let h = f.next().and_then(small)?;
+        let mode = f.next().and_then(number)?;
+        let len = f.nth(3).and_then(number)?;
+        let len = u16::try_from(len).ok().filter(|&l| l > 0)?;
+        return (mode == 2).then_some(Op::Send { handle: h, len });
+    }
+    if strip_ci(line, b"AT#XGETADDRINFO=").is_some() {
+        return Some(Op::Resolve);
+    }
     if let Some(p) = strip_ci(line, b"AT#XSEND=") {
         // <handle>,2,<flags>,<len>: data mode with a length.
         let mut f = fields(p);
@@ -486,6 +589,19 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
     }
     if let Some(status) = after(line, b"#XDATAMODE:") {
         return data_mode_end(status, ctx);
+    }
+    if let Some(params) = after(line, b"#XGETADDRINFO:") {
+        // "<ip>[ <ip>...]" answers the query; anything else ("DNS failure", "not
+        // found") is followed by ERROR.
+        let first = fields(params)
+            .next()
+            .and_then(|text| text.split(|&b| b == b' ').next())
+            .and_then(|ip| core::str::from_utf8(ip).ok())
+            .and_then(|ip| ip.parse::<IpAddr>().ok());
+        return match first {
+            Some(ip) if ctx.op == Some(Op::Resolve) => Event::Info(Info::ResolvedAddress(ip)),
+            _ => Event::Info(Info::Other),
+        };
     }
     if line.starts_with(b"#XSOCKET:") {
         return match parse::<SocketOpened>(line) {

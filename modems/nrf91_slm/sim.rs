@@ -65,6 +65,19 @@
 //!   data meanwhile). `AT#XRECV` is the same without the address. Datagrams
 //!   longer than 2048 bytes are cut to 2048, as the firmware's `recv` into its
 //!   2048-byte buffer does.
+//! * **Unconnected sockets**: `AT#XSENDTO=<h>,2,<flags>,"<host>",<port>,<len>`
+//!   on a socket that is not connected (bound with `AT#XBIND`, or bound to a port
+//!   the system chooses on its first send) enters data mode like `AT#XSEND` and
+//!   sends the datagram to `<host>` (resolved as for `AT#XCONNECT`); the string
+//!   form answers `#XSENDTO: <h>,0,<n>`, `OK`. Datagrams for such a socket name
+//!   their sender: pushed as `#XRECVFROM: <h>,0,<size>,"<ip>",<port>` + bytes + CR
+//!   LF, read with `AT#XRECVFROM` in the same form.
+//! * **DNS**: `AT#XGETADDRINFO="<host>"[,<family>]` (family 0 any, 1 IPv4, 2 IPv6)
+//!   answers after [`Latency::connect_ms`] `#XGETADDRINFO: "<ip>[ <ip>...]"`, `OK`
+//!   with every address the host's resolver gives (IPv4 first), or
+//!   `#XGETADDRINFO: "DNS failure"`, `ERROR` when the name does not resolve
+//!   (`*.invalid` never does), the modem is not registered, or [`Fault::DnsFail`]
+//!   asked for a failure.
 //! * **`#XAPOLL`**: `AT#XAPOLL=[<h>],1[,<events>]`. `#XAPOLL: <h>,1` (`POLLIN`, if
 //!   asked for) when data waits, once: re-armed by a read that returns data and at
 //!   the end of data mode (as the firmware's one-shot poll callbacks are).
@@ -226,7 +239,8 @@ struct Sock {
     hung: bool,
     /// The socket's context was deactivated: it cannot send or receive.
     dead: bool,
-    rxq: VecDeque<Vec<u8>>,
+    /// Datagrams waiting in the modem, with their sender.
+    rxq: VecDeque<(Vec<u8>, SocketAddr)>,
     /// Automatic reception on for this socket.
     auto_recv: bool,
     /// Automatic reception armed (off after a zero-length push until a read).
@@ -250,6 +264,8 @@ enum Input {
 #[derive(Debug)]
 struct Payload {
     handle: u8,
+    /// `AT#XSENDTO`: the destination.
+    to: Option<SocketAddr>,
     /// `Some(len)`: exactly len bytes; `None`: until `+++`.
     len: Option<usize>,
     buf: Vec<u8>,
@@ -275,6 +291,7 @@ struct Armed {
     ignore: u32,
     swallow: u32,
     send_fail: u32,
+    dns_fail: u32,
     during_send: Vec<(Vec<u8>, SendPoint)>,
 }
 
@@ -474,7 +491,9 @@ impl Nrf91Sim {
             Some(Some(s)) if s.remote.is_some() && !s.hung && !s.dead => {
                 if registered {
                     let n = data.len().min(MAX_RECV);
-                    s.rxq.push_back(data.get(..n).unwrap_or_default().to_vec());
+                    let from = s.remote.unwrap_or(SocketAddr::new(loopback(s.family), 0));
+                    s.rxq
+                        .push_back((data.get(..n).unwrap_or_default().to_vec(), from));
                     self.stats.datagrams_in += 1;
                     self.stats.bytes_in += n as u64;
                 } else {
@@ -822,6 +841,8 @@ impl Nrf91Sim {
             ("AT#XCLOSE", Form::Exec) => self.xclose_all(t),
             ("AT#XCLOSE", Form::Set(a)) => self.xclose(t, a),
             ("AT#XSEND", Form::Set(a)) => self.xsend(t, a),
+            ("AT#XSENDTO", Form::Set(a)) => self.xsendto(t, a),
+            ("AT#XGETADDRINFO", Form::Set(a)) => self.xgetaddrinfo(t, a),
             ("AT#XRECVFROM", Form::Set(a)) => self.xrecv(t, a, true),
             ("AT#XRECV", Form::Set(a)) => self.xrecv(t, a, false),
             ("AT#XRECVCFG", Form::Set(a)) => self.xrecvcfg(t, a),
@@ -1235,7 +1256,7 @@ impl Nrf91Sim {
             // String mode: the datagram is in the command.
             (0, Some(text)) if text.quoted => {
                 let data = text.text.clone().into_bytes();
-                let sent = if self.send_datagram(h, &data, false) {
+                let sent = if self.send_datagram(h, None, &data, false) {
                     data.len()
                 } else {
                     0
@@ -1251,13 +1272,126 @@ impl Nrf91Sim {
                         _ => return self.error(t),
                     },
                 };
-                self.enter_data_mode(t, h, len)
+                self.enter_data_mode(t, h, None, len)
             }
             _ => self.error(t),
         }
     }
 
-    fn enter_data_mode(&mut self, t: Nanos, handle: u8, len: Option<usize>) {
+    fn xsendto(&mut self, t: Nanos, a: &str) {
+        let Some(args) = split_args(a) else {
+            return self.error(t);
+        };
+        let mode = args.get(1).and_then(Arg::num);
+        let flags = args.get(2).and_then(Arg::num);
+        let host = args.get(3).filter(|h| h.quoted && !h.text.is_empty());
+        let port = args
+            .get(4)
+            .and_then(Arg::num)
+            .filter(|p| (1..=65535).contains(p));
+        let (Some(h), Some(mode), Some(_flags), Some(host), Some(port)) =
+            (self.handle_arg(&args), mode, flags, host, port)
+        else {
+            return self.error(t);
+        };
+        let (family, connected) = match self.sockets.get(h as usize) {
+            Some(Some(s)) => (s.family, s.remote.is_some()),
+            _ => return self.error(t),
+        };
+        if connected || args.len() > 6 {
+            return self.error(t);
+        }
+        let Some(to) = resolve(&host.text.clone(), port as u16, family) else {
+            return self.error(t);
+        };
+        // Bound on the first send if AT#XBIND did not bind it.
+        if let Some(Some(s)) = self.sockets.get_mut(h as usize) {
+            if s.udp.is_none() {
+                match udp::open_unconnected(0, family == 2) {
+                    Ok(u) => {
+                        s.lport = u.local_addr().map(|a| a.port()).unwrap_or(0);
+                        s.udp = Some(u);
+                    }
+                    Err(_) => return self.error(t),
+                }
+            }
+        }
+        match (mode, args.get(5)) {
+            (0, Some(text)) if text.quoted => {
+                let data = text.text.clone().into_bytes();
+                let sent = if self.send_datagram(h, Some(to), &data, false) {
+                    data.len()
+                } else {
+                    0
+                };
+                self.info_ok(t, &[format!("#XSENDTO: {h},0,{sent}")])
+            }
+            (2, len) => {
+                let len = match len {
+                    None => None,
+                    Some(l) => match l.num().map(|n| n as usize) {
+                        Some(0) => None,
+                        Some(n) if n <= DATA_MODE_BUF => Some(n),
+                        _ => return self.error(t),
+                    },
+                };
+                self.enter_data_mode(t, h, Some(to), len)
+            }
+            _ => self.error(t),
+        }
+    }
+
+    fn xgetaddrinfo(&mut self, t: Nanos, a: &str) {
+        let Some(args) = split_args(a) else {
+            return self.error(t);
+        };
+        let host = args
+            .first()
+            .filter(|h| h.quoted && !h.text.is_empty() && h.text.len() <= MAX_HOST);
+        let family = match args.get(1) {
+            None => Some(0),
+            Some(f) => f.num().filter(|&f| f <= 2),
+        };
+        let (Some(host), Some(family), true) = (host, family, args.len() <= 2) else {
+            return self.error(t);
+        };
+        let at = self.reply_at(t).max(t + ms(self.cfg.latency.connect_ms));
+        let fail = self.armed.dns_fail > 0;
+        if fail {
+            self.armed.dns_fail -= 1;
+        }
+        let addrs: Vec<IpAddr> = if fail || !self.registered() {
+            Vec::new()
+        } else {
+            udp::resolve_all(&host.text)
+                .into_iter()
+                .filter(|a| match family {
+                    1 => a.is_ipv4(),
+                    2 => a.is_ipv6(),
+                    _ => true,
+                })
+                .collect()
+        };
+        let out = if addrs.is_empty() {
+            let mut out = framed(&["#XGETADDRINFO: \"DNS failure\"".to_string()]);
+            out.extend_from_slice(b"\r\nERROR\r\n");
+            out
+        } else {
+            let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+            let mut out = framed(&[format!("#XGETADDRINFO: \"{}\"", list.join(" "))]);
+            out.extend_from_slice(b"\r\nOK\r\n");
+            out
+        };
+        self.answer(at, out);
+    }
+
+    fn enter_data_mode(
+        &mut self,
+        t: Nanos,
+        handle: u8,
+        to: Option<SocketAddr>,
+        len: Option<usize>,
+    ) {
         let fail = self.armed.send_fail > 0;
         if fail {
             self.armed.send_fail -= 1;
@@ -1275,6 +1409,7 @@ impl Nrf91Sim {
         }
         self.input = Input::Data(Payload {
             handle,
+            to,
             len,
             buf: Vec::with_capacity(len.unwrap_or(MAX_SEND)),
             fail,
@@ -1289,8 +1424,9 @@ impl Nrf91Sim {
         }
     }
 
-    /// Send one datagram on `h`; true when it went out.
-    fn send_datagram(&mut self, h: u8, data: &[u8], fail: bool) -> bool {
+    /// Send one datagram on `h` (to `to` on an unconnected socket); true when it
+    /// went out.
+    fn send_datagram(&mut self, h: u8, to: Option<SocketAddr>, data: &[u8], fail: bool) -> bool {
         let registered = self.registered();
         let ok = match self.sockets.get(h as usize) {
             Some(Some(s)) => {
@@ -1299,7 +1435,10 @@ impl Nrf91Sim {
                     && !s.hung
                     && !s.dead
                     && data.len() <= MAX_SEND
-                    && s.udp.as_ref().is_some_and(|u| udp::send(u, data))
+                    && s.udp.as_ref().is_some_and(|u| match to {
+                        Some(to) => udp::send_to(u, data, to),
+                        None => udp::send(u, data),
+                    })
             }
             _ => false,
         };
@@ -1329,7 +1468,7 @@ impl Nrf91Sim {
         };
         self.trace(t, "H (payload)", &p.buf);
         let at = t + ms(self.cfg.latency.send_ms);
-        let result: &[u8] = if self.send_datagram(p.handle, &p.buf, p.fail) {
+        let result: &[u8] = if self.send_datagram(p.handle, p.to, &p.buf, p.fail) {
             b"\r\n#XDATAMODE: 0\r\n"
         } else {
             b"+++\r\n#XDATAMODE: -1\r\n"
@@ -1368,7 +1507,7 @@ impl Nrf91Sim {
         let Some(Some(s)) = self.sockets.get_mut(h as usize) else {
             return self.error(t);
         };
-        let Some(data) = s.rxq.pop_front() else {
+        let Some((data, sender)) = s.rxq.pop_front() else {
             let at = if flags & MSG_DONTWAIT != 0 {
                 self.reply_at(t)
             } else {
@@ -1383,15 +1522,14 @@ impl Nrf91Sim {
         } else {
             s.push_armed = true;
             s.pollin_armed = true;
-            let remote = s.remote;
-            let mut out = match (from, remote) {
-                (true, Some(r)) => format!(
+            let mut out = match (from, sender) {
+                (true, r) => format!(
                     "\r\n#XRECVFROM: {h},0,{},\"{}\",{}\r\n",
                     data.len(),
                     r.ip(),
                     r.port()
                 ),
-                _ => format!("\r\n#XRECV: {h},0,{}\r\n", data.len()),
+                (false, _) => format!("\r\n#XRECV: {h},0,{}\r\n", data.len()),
             }
             .into_bytes();
             out.extend_from_slice(&data);
@@ -1411,7 +1549,7 @@ impl Nrf91Sim {
         let registered = self.registered();
         // Take what arrived into the modem's buffers.
         for s in self.sockets.iter_mut().flatten() {
-            if s.hung || s.dead || s.remote.is_none() {
+            if s.hung || s.dead {
                 continue;
             }
             let Some(u) = s.udp.as_ref() else {
@@ -1419,11 +1557,18 @@ impl Nrf91Sim {
             };
             loop {
                 let cap = self.rx_buf.len();
-                let n = match udp::try_recv(u, &mut self.rx_buf, cap) {
+                // A connected socket hears its remote; an unconnected (bound) one
+                // anyone, and keeps the sender.
+                let (got, from) = match s.remote {
+                    Some(r) => (udp::try_recv(u, &mut self.rx_buf, cap), Some(r)),
+                    None => udp::try_recv_from(u, &mut self.rx_buf, cap),
+                };
+                let n = match got {
                     Recv::Empty => break,
                     Recv::TooLong => MAX_RECV,
                     Recv::Datagram(n) => n.min(MAX_RECV),
                 };
+                let from = from.unwrap_or(SocketAddr::new(loopback(s.family), 0));
                 if !registered {
                     self.stats.datagrams_lost += 1;
                     continue;
@@ -1431,7 +1576,7 @@ impl Nrf91Sim {
                 self.stats.datagrams_in += 1;
                 self.stats.bytes_in += n as u64;
                 s.rxq
-                    .push_back(self.rx_buf.get(..n).unwrap_or_default().to_vec());
+                    .push_back((self.rx_buf.get(..n).unwrap_or_default().to_vec(), from));
             }
         }
         if matches!(self.input, Input::Data(_) | Input::Deaf) || t < self.push_after {
@@ -1444,8 +1589,9 @@ impl Nrf91Sim {
             let Some(Some(s)) = self.sockets.get_mut(h) else {
                 continue;
             };
+            let unconnected = s.remote.is_none();
             while s.auto_recv && s.push_armed {
-                let Some(data) = s.rxq.pop_front() else {
+                let Some((data, from)) = s.rxq.pop_front() else {
                     break;
                 };
                 self.stats.datagrams_delivered += 1;
@@ -1455,9 +1601,18 @@ impl Nrf91Sim {
                     out.extend_from_slice(b"\r\n");
                     s.push_armed = false;
                 } else {
-                    out.extend_from_slice(
-                        format!("\r\n#XRECV: {h},0,{}\r\n", data.len()).as_bytes(),
-                    );
+                    // #XRECV for connected sockets, #XRECVFROM for unconnected ones.
+                    let header = if unconnected {
+                        format!(
+                            "\r\n#XRECVFROM: {h},0,{},\"{}\",{}\r\n",
+                            data.len(),
+                            from.ip(),
+                            from.port()
+                        )
+                    } else {
+                        format!("\r\n#XRECV: {h},0,{}\r\n", data.len())
+                    };
+                    out.extend_from_slice(header.as_bytes());
                     out.extend_from_slice(&data);
                     out.extend_from_slice(b"\r\n");
                 }
@@ -1576,6 +1731,7 @@ impl Nrf91Sim {
             },
             Fault::DropToHost(n) => self.port.drop_to_host(n),
             Fault::DropToModem(n) => self.port.drop_to_modem(n),
+            Fault::DnsFail => self.armed.dns_fail += 1,
         }
     }
 }

@@ -693,7 +693,10 @@ pub fn event_text(event: &Event<'_>, frame: &Frame<'_>) -> String {
         (Event::Info(Info::Other), _) => format!("Info(Other) {text}"),
         (Event::Info(i), _) => format!("Info({i:?})"),
         (Event::Urc(u), _) => format!("Urc({u:?})"),
-        (Event::Datagram { handle, data }, _) => format!("Datagram {handle} {}", escape_word(data)),
+        (Event::Datagram { handle, data, from }, _) => match from {
+            None => format!("Datagram {handle} {}", escape_word(data)),
+            Some(from) => format!("Datagram {handle} {} from {from}", escape_word(data)),
+        },
         (Event::Unknown, Frame::Payload { header, data }) => {
             format!(
                 "UnknownPayload {} {}",
@@ -725,7 +728,18 @@ pub fn canonical(text: &str) -> Result<String, String> {
             let handle: u8 = handle
                 .parse()
                 .map_err(|_| format!("`E: Datagram` takes a handle and bytes, found {text:?}"))?;
-            format!("Datagram {handle} {}", escape_word(&word(data.trim())?))
+            // `<bytes> from <addr>`: the sender, where the modem named one.
+            let (data, from) = match data.trim().split_once(" from ") {
+                Some((data, from)) => (data, Some(from.trim())),
+                None => (data.trim(), None),
+            };
+            match from {
+                None => format!("Datagram {handle} {}", escape_word(&word(data)?)),
+                Some(from) => format!(
+                    "Datagram {handle} {} from {from}",
+                    escape_word(&word(data)?)
+                ),
+            }
         }
         "UnknownPayload" => {
             let mut w = rest.split_whitespace();
@@ -800,8 +814,21 @@ pub fn meaning(event: &Event<'_>, ctx: &Context) -> String {
         Event::Urc(Urc::DataPending(h)) => {
             format!("a datagram waits in the modem for socket {h}: the driver reads it")
         }
-        Event::Datagram { handle, data } => {
-            format!("recv on socket {handle} returns these {} bytes", data.len())
+        Event::Datagram { handle, data, from } => match from {
+            None => format!("recv on socket {handle} returns these {} bytes", data.len()),
+            Some(from) => format!(
+                "recv on socket {handle} returns these {} bytes (from {from}; kept on unconnected sockets)",
+                data.len()
+            ),
+        },
+        Event::Urc(Urc::ResolveResult(Ok(n))) => {
+            format!("the host name query found {n} address(es); they follow")
+        }
+        Event::Urc(Urc::ResolveResult(Err(r))) => {
+            format!("the host name query failed: resolve gives ERR {r:?}")
+        }
+        Event::Urc(Urc::ResolvedAddress(ip)) | Event::Info(Info::ResolvedAddress(ip)) => {
+            format!("the host name resolves to {ip}")
         }
         Event::Unknown => "not understood: counted (unknown_lines), otherwise ignored".into(),
     }

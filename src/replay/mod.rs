@@ -340,6 +340,42 @@ fn call<P: Profile>(
             let r = stack.recv(s, &mut buf);
             result_text(&r, |n| escape_word(&buf[..*n]))
         }
+        "bind" => {
+            let s = sock(1)?;
+            let port: u16 = word(2)?.parse().map_err(|_| "bind takes a port (0: any)")?;
+            result_text(&stack.bind(s, port), none)
+        }
+        "sendto" => {
+            let s = sock(1)?;
+            let to: std::net::SocketAddr = word(2)?
+                .parse()
+                .map_err(|_| "sendto takes IP:PORT ([v6]:PORT) and bytes")?;
+            let data = args.get(3).cloned().unwrap_or_default();
+            result_text(&stack.send_to(s, to, &data), |n| n.to_string())
+        }
+        "recvfrom" => {
+            let s = sock(1)?;
+            let len: usize = word(2)?
+                .parse()
+                .map_err(|_| "recvfrom takes a buffer length")?;
+            let mut buf = vec![0u8; len];
+            let r = stack.recv_from(s, &mut buf);
+            result_text(&r, |(n, from)| {
+                let from = from.map_or("none".to_string(), |a| a.to_string());
+                format!("{} {from}", escape_word(&buf[..*n]))
+            })
+        }
+        "resolve" => {
+            let host =
+                String::from_utf8_lossy(&args.get(1).cloned().unwrap_or_default()).into_owned();
+            let family = match args.get(2).map(|a| a.as_slice()) {
+                None => AddressFamily::Unspecified,
+                Some(b"ipv4") => AddressFamily::Ipv4,
+                Some(b"ipv6") => AddressFamily::Ipv6,
+                Some(_) => return Err("resolve takes HOST [ipv4|ipv6]".into()),
+            };
+            result_text(&stack.resolve(&host, family), |ip| ip.to_string())
+        }
         "shutdown" => result_text(&stack.shutdown(sock(1)?), none),
         "close" => result_text(&stack.close(sock(1)?), none),
         "cleanup" => result_text(&stack.cleanup(sock(1)?), none),

@@ -53,6 +53,9 @@ pub enum Fault {
     DropToHost(usize),
     /// The next `n` bytes from the host are lost on the line.
     DropToModem(usize),
+    /// The next host name query the modem's resolver gets fails with the modem's
+    /// DNS error, whatever the name.
+    DnsFail,
 }
 
 /// When a scheduled fault happens.

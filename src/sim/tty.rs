@@ -947,6 +947,7 @@ impl FaultSpec {
             "ignore" => no_arg(Fault::IgnoreCommand)?,
             "swallow" => no_arg(Fault::SwallowAnswer)?,
             "sendfail" => no_arg(Fault::SendFail)?,
+            "dnsfail" => no_arg(Fault::DnsFail)?,
             "garbage" => {
                 let text = arg.ok_or_else(|| bad("garbage needs :BYTES"))?;
                 let bytes = unescape(text).map_err(|e| bad(&e))?;
@@ -959,7 +960,7 @@ impl FaultSpec {
             "drop-to-modem" => Fault::DropToModem(number(arg, "N")?),
             other => {
                 return Err(bad(&format!(
-                    "unknown fault {other:?} (reboot, pdpdeact, closed, reglost, regained, ignore, swallow, sendfail, garbage, drop-to-host, drop-to-modem)"
+                    "unknown fault {other:?} (reboot, pdpdeact, closed, reglost, regained, ignore, swallow, sendfail, dnsfail, garbage, drop-to-host, drop-to-modem)"
                 )))
             }
         };

@@ -28,6 +28,59 @@ pub fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
         .copied()
 }
 
+/// Every address `host` resolves to with the host's resolver, IPv4 first; none for
+/// names under `.invalid` (as [`resolve`]). For the modems' own DNS commands.
+pub fn resolve_all(host: &str) -> Vec<IpAddr> {
+    if resolve(host, 0).is_none() {
+        return Vec::new();
+    }
+    let mut addrs: Vec<IpAddr> = match (host, 0).to_socket_addrs() {
+        Ok(a) => a.map(|a| a.ip()).collect(),
+        Err(_) => return Vec::new(),
+    };
+    addrs.sort_by_key(|a| a.is_ipv6());
+    addrs.dedup();
+    addrs
+}
+
+/// A non-blocking, unconnected UDP socket on the loopback address of the family
+/// (`v6`), port `local_port` (0: chosen by the system).
+pub fn open_unconnected(local_port: u16, v6: bool) -> io::Result<UdpSocket> {
+    let ip = if v6 {
+        IpAddr::V6(Ipv6Addr::LOCALHOST)
+    } else {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    };
+    let sock = UdpSocket::bind(SocketAddr::new(ip, local_port))?;
+    sock.set_nonblocking(true)?;
+    Ok(sock)
+}
+
+/// [`try_recv`] on an unconnected socket: the datagram and its sender.
+pub fn try_recv_from(sock: &UdpSocket, buf: &mut [u8], max: usize) -> (Recv, Option<SocketAddr>) {
+    loop {
+        match sock.recv_from(buf) {
+            Ok((n, from)) if n > max => return (Recv::TooLong, Some(from)),
+            Ok((n, from)) => return (Recv::Datagram(n), Some(from)),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+            Err(_) => return (Recv::Empty, None),
+        }
+    }
+}
+
+/// Send one datagram to `to` on an unconnected socket; true when the system took
+/// it whole.
+pub fn send_to(sock: &UdpSocket, data: &[u8], to: SocketAddr) -> bool {
+    for _ in 0..2 {
+        match sock.send_to(data, to) {
+            Ok(n) => return n == data.len(),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// Why a modem socket could not be opened.
 #[derive(Debug)]
 pub enum OpenError {

@@ -18,6 +18,28 @@
 
 mod at_bg96;
 mod at_nrf91;
+#[macro_use]
+mod macros {
+    /// `per_modem!(test)`: `test(Modem)` once per modem. `per_modem!(test: bg96,
+    /// #[ignore = "..."] nrf91)`: only for those, with attributes per instance.
+    macro_rules! per_modem {
+        ($test:ident) => {
+            per_modem!($test: bg96, bg96_buffer, nrf91, nrf91_poll);
+        };
+        ($test:ident: $($(#[$attr:meta])* $modem:ident),+ $(,)?) => {
+            mod $test {
+                $(
+                    #[test]
+                    $(#[$attr])*
+                    fn $modem() {
+                        super::$test(super::Modem::named(stringify!($modem)))
+                    }
+                )+
+            }
+        };
+    }
+}
+mod nal;
 mod rig;
 mod terminal;
 
@@ -28,25 +50,6 @@ use cellsock::sim::{Fault, Line, SendPoint};
 use cellsock::{Error, Instant, Reason, SocketHandle, SocketState};
 
 use rig::{Modem, Rig, Setup, SimSetup, Speed};
-
-/// `per_modem!(test)`: `test(Modem)` once per modem. `per_modem!(test: bg96,
-/// #[ignore = "..."] nrf91)`: only for those, with attributes per instance.
-macro_rules! per_modem {
-    ($test:ident) => {
-        per_modem!($test: bg96, bg96_buffer, nrf91, nrf91_poll);
-    };
-    ($test:ident: $($(#[$attr:meta])* $modem:ident),+ $(,)?) => {
-        mod $test {
-            $(
-                #[test]
-                $(#[$attr])*
-                fn $modem() {
-                    super::$test(super::Modem::named(stringify!($modem)))
-                }
-            )+
-        }
-    };
-}
 
 fn config_with(m: Modem, f: impl FnOnce(&mut cellsock::Config)) -> cellsock::Config {
     let mut c = m.config();

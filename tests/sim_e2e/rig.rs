@@ -20,8 +20,10 @@ use cellsock::replay::{Recorder, RecordingClock, RecordingUart, Rng, VirtualCloc
 use cellsock::sim::udp::EchoServer;
 use cellsock::sim::{HostUart, Line, SimModem};
 use cellsock::{
-    AddressFamily, Config, Driver, Error, Instant, NetStack, Reason, SocketHandle, SocketState,
+    AddressFamily, Config, Driver, Error, Instant, NalSocket, NetStack, Reason, SocketHandle,
+    SocketState,
 };
+use embedded_nal::{Dns, UdpFullStack};
 
 pub const RX: usize = 8192;
 
@@ -325,8 +327,18 @@ pub fn sim_for(modem: Modem, line: Line, s: SimSetup) -> (Box<dyn TestSim>, Host
     }
 }
 
+/// The embedded-nal traits as a third-party crate uses them, whatever the profile.
+pub trait NalStack:
+    UdpFullStack<UdpSocket = NalSocket, Error = Error> + Dns<Error = Error>
+{
+}
+
+impl<T: UdpFullStack<UdpSocket = NalSocket, Error = Error> + Dns<Error = Error>> NalStack for T {}
+
 /// The driver's API as the tests use it, whatever the profile type.
 pub trait Net {
+    /// The same stack through embedded-nal's traits.
+    fn nal(&mut self) -> &mut dyn NalStack;
     fn poll(&mut self);
     fn create(&mut self, family: AddressFamily) -> Result<SocketHandle, Error>;
     fn connect(&mut self, h: SocketHandle, host: &str, port: &str) -> Result<(), Error>;
@@ -348,6 +360,9 @@ pub trait Net {
 type Stack<P> = NetStack<'static, P, RecordingUart<HostUart>, RecordingClock<VirtualClock>, 4, RX>;
 
 impl<P: Profile> Net for Stack<P> {
+    fn nal(&mut self) -> &mut dyn NalStack {
+        self
+    }
     fn poll(&mut self) {
         NetStack::poll(self)
     }
