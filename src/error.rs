@@ -146,3 +146,30 @@ impl core::fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+/// The `embedded-io` error kinds (embedded-nal-async's sockets report errors as
+/// `embedded_io_async::Error`, which is this trait).
+impl embedded_io::Error for Error {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        use embedded_io::ErrorKind as K;
+        match self {
+            Error::WouldBlock | Error::InProgress => K::Other,
+            Error::MessageSize => K::InvalidInput,
+            Error::NotSupported => K::Unsupported,
+            Error::Failed(r) => match r {
+                Reason::InvalidHost | Reason::InvalidPort => K::InvalidInput,
+                Reason::Timeout => K::TimedOut,
+                Reason::DnsFailed => K::NotFound,
+                Reason::SocketInUse => K::AddrInUse,
+                Reason::NoFreeSocket => K::OutOfMemory,
+                Reason::InvalidState | Reason::BadHandle => K::NotConnected,
+                Reason::SocketClosed
+                | Reason::PdpDeactivated
+                | Reason::ModemRebooted
+                | Reason::RegistrationLost => K::ConnectionReset,
+                Reason::OpenFailed(_) => K::ConnectionRefused,
+                _ => K::Other,
+            },
+        }
+    }
+}

@@ -41,6 +41,8 @@
 pub(crate) mod fmt;
 
 mod api;
+#[cfg(feature = "async")]
+pub mod asynch;
 #[cfg(feature = "capi")]
 pub mod capi;
 mod command;
@@ -82,6 +84,8 @@ pub mod sim;
 pub mod modems;
 
 pub use api::{parse_port, validate_host};
+#[cfg(feature = "async")]
+pub use asynch::{AsyncConnected, AsyncStack, AsyncUnconnected, WaitHook};
 pub use command::{EngineStats, MAX_COMMAND};
 pub use config::{AddressFamily, Config, PdpType, MAX_APN};
 pub use driver::{Driver, INGRESS_CAPACITY};
