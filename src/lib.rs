@@ -59,6 +59,7 @@ mod resolve;
 mod schedule;
 pub mod socket;
 mod stack;
+pub mod standard;
 mod state;
 pub mod text;
 pub mod time;

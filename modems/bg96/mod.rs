@@ -22,9 +22,9 @@ use atat::AtatCmd;
 use crate::error::Reason;
 use crate::framer::Frame;
 use crate::profile::{
-    Command, Context, Event, FormatError, Info, Limits, ModemHandle, Op, Profile, RegStatus,
-    SendAbort, Urc,
+    Command, Context, Event, FormatError, Info, Limits, ModemHandle, Op, Profile, SendAbort, Urc,
 };
+use crate::standard;
 use crate::text::{after, fields, number};
 use crate::PdpType;
 use commands::*;
@@ -493,14 +493,10 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
         b"POWERED DOWN" => return Event::Urc(Urc::PoweredDown),
         _ => {}
     }
-    if let Some(code) = after(line, b"+CME ERROR:").or_else(|| after(line, b"+CMS ERROR:")) {
-        // A code no u16 holds is reported as 0 (unknown), never truncated.
-        let code = number(code)
-            .and_then(|n| u16::try_from(n).ok())
-            .unwrap_or(0);
-        return Event::Final(Final::CmeError(code));
+    if let Some(result) = standard::error_result(line) {
+        return Event::Final(result);
     }
-    if line.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"AT")) {
+    if standard::is_command_echo(line) {
         return Event::Echo;
     }
     if let Some(params) = after(line, b"+QIURC:") {
@@ -520,27 +516,10 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
     }
     if let Some(params) = after(line, b"+CEREG:") {
         // With URC mode 1 the URC has one field and the query answer two.
-        let mut f = fields(params);
-        let first = f.next().and_then(small);
-        let second = f.next();
-        return match (first, second) {
-            (Some(_), Some(_)) => match parse::<RegistrationState>(line) {
-                Some(r) => Event::Info(Info::Registration(RegStatus::from_stat(r.stat))),
-                None => Event::Unknown,
-            },
-            (Some(stat), None) => Event::Urc(Urc::Registration(RegStatus::from_stat(stat))),
-            _ => Event::Unknown,
-        };
+        return standard::registration(params);
     }
-    if line.starts_with(b"+CPIN:") {
-        return match parse::<SimState>(line) {
-            Some(s) if ctx.op == Some(Op::SimStatus) => {
-                Event::Info(Info::SimReady(s.code == "READY"))
-            }
-            // The SIM reports itself after boot without being asked.
-            Some(_) => Event::Info(Info::Other),
-            None => Event::Unknown,
-        };
+    if let Some(event) = standard::sim_status(line, ctx) {
+        return event;
     }
     if let Some(params) = after(line, b"+QIACT:") {
         // serde_at needs the exact shape; the address is taken from the line itself

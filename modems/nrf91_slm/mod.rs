@@ -30,9 +30,10 @@ use atat::AtatCmd;
 
 use crate::framer::Frame;
 use crate::profile::{
-    Command, Context, Event, Final, FormatError, Info, Limits, ModemHandle, Op, Profile, RegStatus,
-    SendAbort, Urc,
+    Command, Context, Event, Final, FormatError, Info, Limits, ModemHandle, Op, Profile, SendAbort,
+    Urc,
 };
+use crate::standard;
 use crate::text::{after, fields, number};
 use crate::{AddressFamily, PdpType};
 use commands::*;
@@ -575,16 +576,10 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
         b"+++" => return Event::Info(Info::Other),
         _ => {}
     }
-    if let Some(code) = after(line, b"+CME ERROR:").or_else(|| after(line, b"+CMS ERROR:")) {
-        let code = number(code)
-            .and_then(|n| u16::try_from(n).ok())
-            .unwrap_or(0);
-        return Event::Final(Final::CmeError(code));
+    if let Some(result) = standard::error_result(line) {
+        return Event::Final(result);
     }
-    if line
-        .get(..2)
-        .is_some_and(|at| at.eq_ignore_ascii_case(b"AT"))
-    {
+    if standard::is_command_echo(line) {
         return Event::Echo;
     }
     if let Some(status) = after(line, b"#XDATAMODE:") {
@@ -623,16 +618,10 @@ fn classify_line<'a>(line: &'a [u8], ctx: &Context) -> Event<'a> {
         };
     }
     if let Some(params) = after(line, b"+CEREG:") {
-        return registration(params);
+        return standard::registration(params);
     }
-    if line.starts_with(b"+CPIN:") {
-        return match parse::<SimState>(line) {
-            Some(s) if ctx.op == Some(Op::SimStatus) => {
-                Event::Info(Info::SimReady(s.code == "READY"))
-            }
-            Some(_) => Event::Info(Info::Other),
-            None => Event::Unknown,
-        };
+    if let Some(event) = standard::sim_status(line, ctx) {
+        return event;
     }
     if let Some(params) = after(line, b"+CGPADDR:") {
         // +CGPADDR: <cid>[,"<addr1>"[,"<addr2>"]]: active when an address is given.
@@ -698,30 +687,10 @@ fn data_mode_end<'a>(status: &[u8], ctx: &Context) -> Event<'a> {
 /// `+CEREG: ...`. With URC mode 1 the URC has one field (`+CEREG: 5`) and the
 /// query answer two (`+CEREG: 1,5`). A URC in mode 2 or higher has a quoted
 /// tracking area code second (`+CEREG: 5,"0140",...`): still a URC.
-fn registration<'a>(params: &[u8]) -> Event<'a> {
-    let mut f = fields(params);
-    let first = f.next().and_then(small);
-    let second_quoted = params
-        .iter()
-        .position(|&b| b == b',')
-        .and_then(|i| params.get(i + 1..))
-        .is_some_and(|rest| rest.trim_ascii_start().starts_with(b"\""));
-    let second = f.next().and_then(small);
-    match (first, second) {
-        (Some(stat), _) if second_quoted => {
-            Event::Urc(Urc::Registration(RegStatus::from_stat(stat)))
-        }
-        (Some(_), Some(stat)) => Event::Info(Info::Registration(RegStatus::from_stat(stat))),
-        (Some(stat), None) if f.next().is_none() => {
-            Event::Urc(Urc::Registration(RegStatus::from_stat(stat)))
-        }
-        _ => Event::Unknown,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::RegStatus;
     use crate::framer::Framer;
     use crate::Config;
 

@@ -17,7 +17,6 @@
 use crate::error::Reason;
 use crate::framer::Frame;
 use crate::profile::{Command, Context, Event, Final, FormatError, Limits, ModemHandle, Op};
-use crate::text::{after, number};
 use crate::Profile;
 
 /// The line-only profile (`@profile generic` in an imported recording).
@@ -73,13 +72,10 @@ impl Profile for LineOnly {
             b"ERROR" => return Event::Final(Final::Error),
             _ => {}
         }
-        if let Some(code) = after(line, b"+CME ERROR:").or_else(|| after(line, b"+CMS ERROR:")) {
-            let code = number(code)
-                .and_then(|n| u16::try_from(n).ok())
-                .unwrap_or(0);
-            return Event::Final(Final::CmeError(code));
+        if let Some(result) = crate::standard::error_result(line) {
+            return Event::Final(result);
         }
-        if line.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"AT")) {
+        if crate::standard::is_command_echo(line) {
             return Event::Echo;
         }
         Event::Unknown
