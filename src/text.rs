@@ -69,6 +69,80 @@ pub fn number(field: &[u8]) -> Option<u32> {
     )
 }
 
+/// Longest text [`ip_text`] produces (an IPv6 address, eight full groups).
+pub const MAX_IP_TEXT: usize = 39;
+
+/// An IP address as modems take it in a command: dotted IPv4, or IPv6 in the
+/// RFC 5952 form (lowercase hex, the longest run of two or more zero groups as
+/// `::`), as the modems print addresses themselves. Written by hand so that a
+/// firmware does not link `core::fmt` for it.
+pub fn ip_text(ip: core::net::IpAddr) -> heapless::String<MAX_IP_TEXT> {
+    let mut s = heapless::String::new();
+    match ip {
+        core::net::IpAddr::V4(v4) => {
+            let mut digits = [0u8; 10];
+            for (i, octet) in v4.octets().iter().enumerate() {
+                if i > 0 {
+                    let _ = s.push('.');
+                }
+                for &d in decimal(u32::from(*octet), &mut digits) {
+                    let _ = s.push(char::from(d));
+                }
+            }
+        }
+        core::net::IpAddr::V6(v6) => {
+            let groups = v6.segments();
+            // The longest run of zero groups (at least two), the first if tied.
+            let (mut best, mut run) = ((0usize, 0usize), (0usize, 0usize));
+            for (i, &g) in groups.iter().enumerate() {
+                if g == 0 {
+                    run = if run.1 == 0 {
+                        (i, 1)
+                    } else {
+                        (run.0, run.1 + 1)
+                    };
+                    if run.1 > best.1 {
+                        best = run;
+                    }
+                } else {
+                    run = (0, 0);
+                }
+            }
+            let skip = if best.1 >= 2 { Some(best) } else { None };
+            let mut i = 0;
+            while i < groups.len() {
+                if let Some((start, len)) = skip.filter(|&(start, _)| start == i) {
+                    let _ = s.push_str("::");
+                    i = start + len;
+                    continue;
+                }
+                if i > 0 && !s.ends_with(':') {
+                    let _ = s.push(':');
+                }
+                push_hex(&mut s, groups.get(i).copied().unwrap_or(0));
+                i += 1;
+            }
+        }
+    }
+    s
+}
+
+/// A 16-bit group in lowercase hex without leading zeros.
+fn push_hex<const N: usize>(s: &mut heapless::String<N>, group: u16) {
+    let mut started = false;
+    for shift in [12u16, 8, 4, 0] {
+        let nibble = (group >> shift) & 0xf;
+        if nibble != 0 || started || shift == 0 {
+            started = true;
+            let c = b"0123456789abcdef"
+                .get(usize::from(nibble))
+                .copied()
+                .unwrap_or(b'0');
+            let _ = s.push(char::from(c));
+        }
+    }
+}
+
 /// Write `parts` into `out` one after another; the total length, or `None` if
 /// `out` is too small.
 pub fn join(out: &mut [u8], parts: &[&[u8]]) -> Option<usize> {
@@ -105,6 +179,32 @@ mod tests {
         assert_eq!(f, vec![&b"recv"[..], b"0", b"a,b", b"12"]);
         let f: Vec<&[u8]> = fields(b"1, 2 ,3").collect();
         assert_eq!(f, vec![&b"1"[..], b"2", b"3"]);
+    }
+
+    #[test]
+    fn ip_text_matches_what_modems_take() {
+        let v4: core::net::IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(ip_text(v4).as_str(), "192.0.2.7");
+        for text in [
+            "2001:db8::1",
+            "::",
+            "::1",
+            "fe80::",
+            "2001:db8:0:1:0:0:0:1",
+            "2001:0:0:1::1",
+            "1:2:3:4:5:6:7:8",
+            "2001:db8::1:0:0:1",
+        ] {
+            let ip: core::net::IpAddr = text.parse().unwrap();
+            // The same text core::fmt gives (RFC 5952).
+            assert_eq!(ip_text(ip).as_str(), ip.to_string(), "{text}");
+        }
+        let max: core::net::IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap();
+        assert_eq!(ip_text(max).len(), MAX_IP_TEXT);
+        assert_eq!(
+            ip_text(max).as_str().parse::<core::net::IpAddr>().unwrap(),
+            max
+        );
     }
 
     #[test]

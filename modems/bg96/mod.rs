@@ -14,7 +14,6 @@ pub mod commands;
 )]
 pub mod sim;
 
-use core::fmt::Write as _;
 use core::net::{IpAddr, SocketAddr};
 
 use atat::AtatCmd;
@@ -249,8 +248,7 @@ impl Profile for Bg96 {
                 emit(&cmd, SHORT + 16, out)
             }
             Command::SendTo { handle, len, to } => {
-                let mut ip: heapless::String<48> = heapless::String::new();
-                write!(ip, "{}", to.ip()).map_err(|_| FormatError::TooLong)?;
+                let ip = crate::text::ip_text(to.ip());
                 let cmd = SendDataTo {
                     connect_id: handle,
                     len,

@@ -23,7 +23,6 @@ pub mod commands;
 )]
 pub mod sim;
 
-use core::fmt::Write as _;
 use core::net::{IpAddr, SocketAddr};
 
 use atat::AtatCmd;
@@ -368,8 +367,7 @@ impl Profile for Nrf91Slm {
             // Length 0 would put the modem in terminator mode, as for AT#XSEND.
             Command::SendTo { len: 0, .. } => Err(FormatError::Unsupported),
             Command::SendTo { handle, len, to } => {
-                let mut ip: heapless::String<48> = heapless::String::new();
-                write!(ip, "{}", to.ip()).map_err(|_| FormatError::TooLong)?;
+                let ip = crate::text::ip_text(to.ip());
                 let cmd = SendDataTo {
                     handle,
                     mode: 2,
@@ -690,8 +688,8 @@ fn data_mode_end<'a>(status: &[u8], ctx: &Context) -> Event<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::RegStatus;
     use crate::framer::Framer;
+    use crate::profile::RegStatus;
     use crate::Config;
 
     fn line(profile: &Nrf91Slm, cmd: &Command<'_>) -> Result<std::string::String, FormatError> {
