@@ -123,11 +123,16 @@ pub fn escape(bytes: &[u8]) -> String {
 }
 
 /// Escape for a call argument: spaces are escaped too, and an empty value is `""`.
+/// An argument that reads as the result separator (`=>`) or as the empty value
+/// (`""`) is escaped so that the line parses back to the same call.
 pub fn escape_word(bytes: &[u8]) -> String {
     if bytes.is_empty() {
         return "\"\"".into();
     }
-    escape(bytes).replace(' ', "\\s")
+    if bytes == b"\"\"" {
+        return "\\x22\\x22".into();
+    }
+    escape(bytes).replace(' ', "\\s").replace("=>", "=\\x3e")
 }
 
 impl Recording {

@@ -110,6 +110,85 @@ pub fn config_of(rec: &Recording) -> Result<Config, Mismatch> {
 /// Replay `rec` against a driver for `profile`; returns the driver's counters at the
 /// end (which must not depend on the chunking).
 pub fn run<P: Profile>(profile: P, rec: &Recording, chunking: Chunking) -> Result<Stats, Mismatch> {
+    let mut rng = Rng::new(match chunking {
+        Chunking::Random(seed) => seed,
+        _ => 0,
+    });
+    let writes = match chunking {
+        Chunking::Random(seed) => Some(Rng::new(seed ^ 0x5eed)),
+        _ => None,
+    };
+    let mut cut = |pieces: &[&[u8]]| -> Vec<Vec<u8>> {
+        match chunking {
+            Chunking::Whole => vec![pieces.concat()],
+            Chunking::PerLine => pieces.iter().map(|p| p.to_vec()).collect(),
+            Chunking::Random(_) => {
+                let all = pieces.concat();
+                let mut out = Vec::new();
+                let mut at = 0;
+                while at < all.len() {
+                    let n = rng.range(1, all.len() - at);
+                    // Small chunks are where framing bugs hide: favour them.
+                    let n = if rng.range(0, 3) == 0 {
+                        n
+                    } else {
+                        n.min(rng.range(1, 8))
+                    };
+                    out.push(all[at..at + n].to_vec());
+                    at += n;
+                }
+                out
+            }
+        }
+    };
+    run_with(profile, rec, writes, &mut cut)
+}
+
+/// Chunk boundaries chosen by the caller (property tests): the modem's bytes are
+/// cut into reads of `reads[0]`, `reads[1]`, ... bytes, cycling through the list
+/// across the whole recording (0 counts as 1; an empty list feeds each run of `M:`
+/// lines whole; a read never spans two runs), and with `write_seed` the UART takes
+/// the driver's writes in random pieces as under [`Chunking::Random`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cuts {
+    /// Read sizes, cycled.
+    pub reads: Vec<usize>,
+    /// Seed for partial writes; `None`: whole writes.
+    pub write_seed: Option<u64>,
+}
+
+/// Replay `rec` with the modem's bytes cut as `cuts` says; see [`run`].
+pub fn run_cuts<P: Profile>(profile: P, rec: &Recording, cuts: &Cuts) -> Result<Stats, Mismatch> {
+    let mut next = 0;
+    let mut cut = |pieces: &[&[u8]]| -> Vec<Vec<u8>> {
+        let all = pieces.concat();
+        if cuts.reads.is_empty() {
+            return vec![all];
+        }
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < all.len() {
+            let n = cuts.reads[next % cuts.reads.len()].clamp(1, all.len() - at);
+            next += 1;
+            out.push(all[at..at + n].to_vec());
+            at += n;
+        }
+        out
+    };
+    run_with(profile, rec, cuts.write_seed.map(Rng::new), &mut cut)
+}
+
+/// Turns a run of `M:` lines into the reads the driver sees.
+type Cutter<'a> = dyn FnMut(&[&[u8]]) -> Vec<Vec<u8>> + 'a;
+
+/// The replay itself: `writes` splits the driver's writes, `cut` cuts the modem's
+/// bytes into reads.
+fn run_with<P: Profile>(
+    profile: P,
+    rec: &Recording,
+    writes: Option<Rng>,
+    cut: &mut Cutter<'_>,
+) -> Result<Stats, Mismatch> {
     if rec.header("host-only").is_some() {
         return Err(Mismatch {
             line: 0,
@@ -121,15 +200,8 @@ with replay::ingress::replay_host_only (docs/recordings.md)"
     let config = config_of(rec)?;
     let mut driver: ReplayDriver<P> = Driver::new(profile, config);
     let clock = VirtualClock::new();
-    let uart = ReplayUart::new(match chunking {
-        Chunking::Random(seed) => Some(Rng::new(seed ^ 0x5eed)),
-        _ => None,
-    });
+    let uart = ReplayUart::new(writes);
     let mut stack = NetStack::new(&mut driver, uart, clock.clone());
-    let mut rng = Rng::new(match chunking {
-        Chunking::Random(seed) => seed,
-        _ => 0,
-    });
     let mut sockets: Vec<SocketHandle> = Vec::new();
     let steps = &rec.steps;
     let mut i = 0;
@@ -145,28 +217,7 @@ with replay::ingress::replay_host_only (docs/recordings.md)"
                     pieces.push(b);
                     i += 1;
                 }
-                let chunks: Vec<Vec<u8>> = match chunking {
-                    Chunking::Whole => vec![pieces.concat()],
-                    Chunking::PerLine => pieces.iter().map(|p| p.to_vec()).collect(),
-                    Chunking::Random(_) => {
-                        let all = pieces.concat();
-                        let mut out = Vec::new();
-                        let mut at = 0;
-                        while at < all.len() {
-                            let n = rng.range(1, all.len() - at);
-                            // Small chunks are where framing bugs hide: favour them.
-                            let n = if rng.range(0, 3) == 0 {
-                                n
-                            } else {
-                                n.min(rng.range(1, 8))
-                            };
-                            out.push(all[at..at + n].to_vec());
-                            at += n;
-                        }
-                        out
-                    }
-                };
-                for chunk in chunks {
+                for chunk in cut(&pieces) {
                     stack.uart.feed(&chunk);
                     stack.poll();
                 }
