@@ -237,6 +237,11 @@ fn urc() -> impl Strategy<Value = Urc> {
     ]
 }
 
+/// The sender of pushed datagrams (connected sockets do not show it).
+fn peer() -> modem::Peer {
+    ("192.0.2.1".into(), 5683)
+}
+
 /// What the application saw.
 #[derive(Debug, Default, PartialEq)]
 struct Seen {
@@ -273,7 +278,7 @@ impl<P: Profile> Session<'_, P> {
                 let data = [&b"\xeeinj"[..], &self.injected_count.to_be_bytes(), d].concat();
                 self.seen.injected[*s].push(data.clone());
                 let handle = self.modem.handle_of(*s).expect("socket open") as u32;
-                self.modem.datagram(handle, true, &data)
+                self.modem.datagram(handle, true, &data, &peer())
             }
         }
     }
@@ -312,7 +317,7 @@ impl<P: Profile> Session<'_, P> {
     fn pump(&mut self, interleave: bool) {
         for _ in 0..1000 {
             self.stack.poll();
-            if let Some(wait) = self.modem.payload {
+            if let Some(wait) = self.modem.payload.clone() {
                 if self.stack.uart.written().len() < wait.len {
                     return;
                 }
@@ -402,7 +407,7 @@ fn session<P: Profile>(profile: P, dialect: Dialect, ops: &[Op], slots: &[Slot])
             }
             Op::Push(i, data) => {
                 let handle = s.modem.handle_of(*i).expect("socket open") as u32;
-                let bytes = s.modem.datagram(handle, true, data);
+                let bytes = s.modem.datagram(handle, true, data, &peer());
                 s.feed_answer(&bytes, b"", true);
                 s.pump(true);
             }

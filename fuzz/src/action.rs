@@ -91,9 +91,20 @@ pub enum Action {
     Chunking { seed: u8 },
     /// Just poll.
     Poll,
+    /// `bind` (an unconnected socket) on a local port that names the slot.
+    Bind { sock: u8, port: u8, repeat: bool },
+    /// `send_to` one of a few destinations (one with port 0).
+    SendTo {
+        sock: u8,
+        to: u8,
+        data: Vec<u8>,
+        repeat: bool,
+    },
+    /// `resolve` one of a few names (resolvable, not, literals, malformed).
+    Resolve { name: u8, family: u8, repeat: bool },
 }
 
-const OPS: u8 = 21;
+const OPS: u8 = 24;
 
 impl Action {
     /// Decode one action.
@@ -177,6 +188,22 @@ impl Action {
             },
             18 => Action::Advance { kind: r.u8() },
             19 => Action::Chunking { seed: r.u8() },
+            21 => Action::Bind {
+                sock: r.u8(),
+                port: r.u8(),
+                repeat: r.u8() & 1 == 1,
+            },
+            22 => Action::SendTo {
+                sock: r.u8(),
+                to: r.u8(),
+                data: r.long_bytes(MAX_DATA),
+                repeat: r.u8() & 1 == 1,
+            },
+            23 => Action::Resolve {
+                name: r.u8(),
+                family: r.u8(),
+                repeat: r.u8() & 1 == 1,
+            },
             _ => Action::Poll,
         }
     }
@@ -272,6 +299,28 @@ impl Action {
             }
             Action::Poll => {
                 w.u8(20);
+            }
+            Action::Bind { sock, port, repeat } => {
+                w.u8(21).u8(*sock).u8(*port).u8(*repeat as u8);
+            }
+            Action::SendTo {
+                sock,
+                to,
+                data,
+                repeat,
+            } => {
+                w.u8(22)
+                    .u8(*sock)
+                    .u8(*to)
+                    .long_bytes(data)
+                    .u8(*repeat as u8);
+            }
+            Action::Resolve {
+                name,
+                family,
+                repeat,
+            } => {
+                w.u8(23).u8(*name).u8(*family).u8(*repeat as u8);
             }
         }
     }

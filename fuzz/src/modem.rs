@@ -75,8 +75,11 @@ impl Fault {
     }
 }
 
+/// An address as the modem prints it: IP text and port.
+pub type Peer = (String, u16);
+
 /// A payload the modem waits for after its prompt.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct PayloadWait {
     /// Handle the send named.
     pub handle: usize,
@@ -84,6 +87,8 @@ pub struct PayloadWait {
     pub len: usize,
     /// Refuse it once taken.
     pub fail: bool,
+    /// The destination the send named (unconnected sockets).
+    pub to: Option<Peer>,
 }
 
 /// The modem's answer to one command line.
@@ -100,10 +105,12 @@ pub struct Answer {
 /// What the checks need to hear from the modem.
 #[derive(Debug)]
 pub enum Note {
-    /// A datagram read out of the modem for this slot (expected at that socket).
-    Read(usize, Vec<u8>),
-    /// The modem took a payload on a handle (owner slot, bytes, accepted).
-    Payload(Option<usize>, Vec<u8>, bool),
+    /// A datagram read out of the modem for this slot (expected at that socket),
+    /// with its sender where the socket is unconnected.
+    Read(usize, Vec<u8>, Option<Peer>),
+    /// The modem took a payload on a handle (owner slot, bytes, accepted, the
+    /// destination the send named).
+    Payload(Option<usize>, Vec<u8>, bool, Option<Peer>),
     /// A command line the modem does not know (the driver wrote garbage).
     Unknown(Vec<u8>),
     /// An open or connect named a host that is not one the application gave.
@@ -116,8 +123,12 @@ pub struct Modem {
     pub dialect: Dialect,
     /// What each handle holds.
     pub handles: [HState; HANDLES],
-    /// Datagrams waiting to be read, per handle.
-    pub queues: [VecDeque<Vec<u8>>; HANDLES],
+    /// Datagrams waiting to be read, per handle, with their senders.
+    pub queues: [VecDeque<(Vec<u8>, Peer)>; HANDLES],
+    /// Unconnected sockets ("UDP SERVICE", `#XBIND` without `#XCONNECT`).
+    pub unconnected: [bool; HANDLES],
+    /// Local port of each handle.
+    pub lports: [u16; HANDLES],
     /// Registration status answered to `+CEREG?`.
     pub reg: u8,
     /// Packet data context active.
@@ -144,10 +155,32 @@ pub fn slot_port(slot: usize, v: u8) -> u16 {
     1000 + 10 * slot as u16 + u16::from(v % 10)
 }
 
+/// Local port the driver slot `slot` binds with variant `v` (`20000 + 10 slot + v`).
+pub fn slot_local_port(slot: usize, v: u8) -> u16 {
+    20000 + 10 * slot as u16 + u16::from(v % 10)
+}
+
 fn port_slot(port: u32) -> Option<usize> {
     (1000..1000 + 10 * 16)
         .contains(&port)
         .then(|| (port as usize - 1000) / 10)
+}
+
+fn local_slot(port: u32) -> Option<usize> {
+    (20000..20000 + 10 * 16)
+        .contains(&port)
+        .then(|| (port as usize - 20000) / 10)
+}
+
+/// The answer of the modem's resolver for a name: its addresses, IPv4 first (none:
+/// the name does not resolve).
+pub fn dns(name: &[u8]) -> &'static [&'static str] {
+    match name {
+        b"example.com" => &["192.0.2.10", "2001:db8::10"],
+        b"v4only.example" => &["192.0.2.20"],
+        b"v6only.example" => &["2001:db8::20"],
+        _ => &[],
+    }
 }
 
 fn field(params: &[u8], i: usize) -> Option<&[u8]> {
@@ -169,6 +202,8 @@ impl Modem {
             dialect,
             handles: [HState::Free; HANDLES],
             queues: Default::default(),
+            unconnected: [false; HANDLES],
+            lports: [0; HANDLES],
             reg: 1,
             pdp: false,
             faults: VecDeque::new(),
@@ -189,6 +224,11 @@ impl Modem {
         }
     }
 
+    /// True when `handle` is an open unconnected socket.
+    pub fn is_unconnected(&self, handle: u32) -> bool {
+        self.owner(handle).is_some() && self.unconnected.get(handle as usize) == Some(&true)
+    }
+
     /// The handle open for `slot`, if any (the latest one).
     pub fn handle_of(&self, slot: usize) -> Option<usize> {
         self.latest
@@ -202,6 +242,7 @@ impl Modem {
     fn opened(&mut self, handle: usize, slot: Option<usize>) {
         self.handles[handle] = slot.map_or(HState::Dead, HState::Open);
         self.queues[handle].clear();
+        self.unconnected[handle] = false;
         if let Some(l) = slot.and_then(|s| self.latest.get_mut(s)) {
             *l = Some(handle);
         }
@@ -210,6 +251,7 @@ impl Modem {
     /// The modem restarted: everything is gone.
     pub fn reboot(&mut self) {
         self.handles = [HState::Free; HANDLES];
+        self.unconnected = [false; HANDLES];
         self.queues = Default::default();
         self.pdp = false;
         self.payload = None;
@@ -321,11 +363,20 @@ impl Modem {
             return plain(b"");
         }
         if let Some(p) = line.strip_prefix(b"AT+QIOPEN=") {
-            // 1,<id>,"UDP","<host>",<port>,<local port>,<mode>
+            // 1,<id>,"UDP"|"UDP SERVICE","<host>",<port>,<local port>,<mode>
             let id = num(p, 1)? as usize;
+            let service = field(p, 2) == Some(b"UDP SERVICE");
             let host = field(p, 3).unwrap_or(b"").to_vec();
-            self.check_host(&host);
-            let slot = num(p, 4).and_then(port_slot);
+            let lport = num(p, 5).unwrap_or(0);
+            let slot = if service {
+                if host != b"127.0.0.1" || num(p, 4) != Some(0) {
+                    self.notes.push(Note::BadHost(host.clone()));
+                }
+                local_slot(lport)
+            } else {
+                self.check_host(&host);
+                num(p, 4).and_then(port_slot)
+            };
             let mut fin = ok();
             let free = self.handles.get(id) == Some(&HState::Free);
             match fault {
@@ -344,6 +395,12 @@ impl Modem {
                 }
                 _ => {
                     self.opened(id, slot);
+                    self.unconnected[id] = service;
+                    self.lports[id] = if service {
+                        lport as u16
+                    } else {
+                        40000 + id as u16
+                    };
                     fin.extend_from_slice(format!("\r\n+QIOPEN: {id},0\r\n").as_bytes());
                 }
             }
@@ -354,16 +411,25 @@ impl Modem {
         }
         if let Some(p) = line.strip_prefix(b"AT+QISTATE=1,") {
             let id = num(p, 0)?;
-            return plain(
+            let lport = self.lports.get(id as usize).copied().unwrap_or(0);
+            let text = if self.unconnected.get(id as usize) == Some(&true) {
                 format!(
-                    "\r\n+QISTATE: {id},\"UDP\",\"192.0.2.1\",5683,{},2,1,{id},1,\"uart1\"\r\n",
-                    40000 + id
+                    "\r\n+QISTATE: {id},\"UDP SERVICE\",\"127.0.0.1\",0,{lport},2,1,{id},1,\"uart1\"\r\n"
                 )
-                .as_bytes(),
-            );
+            } else {
+                format!(
+                    "\r\n+QISTATE: {id},\"UDP\",\"192.0.2.1\",5683,{lport},2,1,{id},1,\"uart1\"\r\n"
+                )
+            };
+            return plain(text.as_bytes());
         }
         if let Some(p) = line.strip_prefix(b"AT+QISEND=") {
+            // <id>,<len>[,"<ip>",<port>]
             let (id, len) = (num(p, 0)? as usize, num(p, 1)? as usize);
+            let to = field(p, 2).map(|ip| {
+                let port = num(p, 3).unwrap_or(0) as u16;
+                (String::from_utf8_lossy(ip).into_owned(), port)
+            });
             if !matches!(self.handles.get(id), Some(HState::Open(_))) {
                 return Some(self.error(Fault::Error));
             }
@@ -375,6 +441,7 @@ impl Modem {
                 handle: id,
                 len,
                 fail: fault == Fault::SendFail,
+                to,
             });
             return Some(Answer {
                 fin: b"\r\n> ".to_vec(),
@@ -385,13 +452,15 @@ impl Modem {
             let id = num(p, 0)? as usize;
             let owner = self.owner(id as u32);
             let data = self.queues.get_mut(id).and_then(|q| q.pop_front());
+            let unconnected = self.unconnected.get(id) == Some(&true);
             return Some(match (data, owner) {
-                (Some(d), Some(slot)) => {
-                    let mut body =
-                        format!("\r\n+QIRD: {},\"192.0.2.1\",5683\r\n", d.len()).into_bytes();
+                (Some((d, from)), Some(slot)) => {
+                    let mut body = format!("\r\n+QIRD: {},\"{}\",{}\r\n", d.len(), from.0, from.1)
+                        .into_bytes();
                     body.extend_from_slice(&d);
                     body.extend_from_slice(b"\r\n");
-                    self.notes.push(Note::Read(slot, d));
+                    self.notes
+                        .push(Note::Read(slot, d, unconnected.then_some(from)));
                     Answer {
                         body,
                         fin: ok(),
@@ -403,6 +472,26 @@ impl Modem {
                     fin: ok(),
                     has_payload: false,
                 },
+            });
+        }
+        if let Some(p) = line.strip_prefix(b"AT+QIDNSGIP=") {
+            // <cid>,"<name>": OK now, the outcome and the addresses as URCs.
+            let name = field(p, 1).unwrap_or(b"");
+            let addrs = dns(name);
+            let mut fin = ok();
+            if addrs.is_empty() {
+                fin.extend_from_slice(b"\r\n+QIURC: \"dnsgip\",565\r\n");
+            } else {
+                fin.extend_from_slice(
+                    format!("\r\n+QIURC: \"dnsgip\",0,{},600\r\n", addrs.len()).as_bytes(),
+                );
+                for a in addrs {
+                    fin.extend_from_slice(format!("\r\n+QIURC: \"dnsgip\",\"{a}\"\r\n").as_bytes());
+                }
+            }
+            return Some(Answer {
+                fin,
+                ..Answer::default()
             });
         }
         if let Some(p) = line.strip_prefix(b"AT+QICLOSE=") {
@@ -433,16 +522,26 @@ impl Modem {
                 (false, Some(_)) => self.queues.get_mut(h).and_then(|q| q.pop_front()),
                 _ => None,
             };
-            let Some(d) = data else {
+            let Some((d, from)) = data else {
                 return Some(self.error(fault));
             };
-            self.notes.push(Note::Read(owner.unwrap_or(0), d.clone()));
+            let unconnected = self.unconnected.get(h) == Some(&true);
+            self.notes.push(Note::Read(
+                owner.unwrap_or(0),
+                d.clone(),
+                unconnected.then(|| from.clone()),
+            ));
             if d.is_empty() {
                 // The Serial Modem answers a read of an empty datagram with a bare OK.
                 return plain(b"");
             }
-            let mut body =
-                format!("\r\n#XRECVFROM: {h},0,{},\"192.0.2.1\",5683\r\n", d.len()).into_bytes();
+            let mut body = format!(
+                "\r\n#XRECVFROM: {h},0,{},\"{}\",{}\r\n",
+                d.len(),
+                from.0,
+                from.1
+            )
+            .into_bytes();
             body.extend_from_slice(&d);
             return Some(Answer {
                 body,
@@ -480,9 +579,45 @@ impl Modem {
         if line.starts_with(b"AT#XRECVCFG=")
             || line.starts_with(b"AT#XAPOLL=")
             || line.starts_with(b"AT+CGDCONT=")
-            || line.starts_with(b"AT#XBIND=")
         {
             return plain(b"");
+        }
+        if let Some(p) = line.strip_prefix(b"AT#XBIND=") {
+            // <handle>,<port>: a port in the bind range makes an unconnected socket
+            // (an #XCONNECT may follow and connect it).
+            let h = num(p, 0)? as usize;
+            let port = num(p, 1)?;
+            if self.handles.get(h) != Some(&HState::Allocated) {
+                return Some(self.error(Fault::Error));
+            }
+            if let Some(slot) = local_slot(port) {
+                self.opened(h, Some(slot));
+                self.unconnected[h] = true;
+            }
+            self.lports[h] = port as u16;
+            return plain(b"");
+        }
+        if let Some(p) = line.strip_prefix(b"AT#XGETADDRINFO=") {
+            // "<name>"[,<family>]: 1 IPv4, 2 IPv6.
+            let name = field(p, 0).unwrap_or(b"");
+            let family = num(p, 1);
+            let addrs: Vec<&str> = dns(name)
+                .iter()
+                .copied()
+                .filter(|a| match family {
+                    Some(1) => !a.contains(':'),
+                    Some(2) => a.contains(':'),
+                    _ => true,
+                })
+                .collect();
+            if addrs.is_empty() {
+                return Some(Answer {
+                    body: b"\r\n#XGETADDRINFO: \"DNS failure\"\r\n".to_vec(),
+                    fin: b"\r\nERROR\r\n".to_vec(),
+                    has_payload: false,
+                });
+            }
+            return plain(format!("\r\n#XGETADDRINFO: \"{}\"\r\n", addrs.join(" ")).as_bytes());
         }
         if line.starts_with(b"AT#XSOCKET=") {
             let Some(h) = (0..8).find(|&h| self.handles[h] == HState::Free) else {
@@ -496,29 +631,24 @@ impl Modem {
             let host = field(p, 1).unwrap_or(b"").to_vec();
             self.check_host(&host);
             let slot = num(p, 2).and_then(port_slot);
-            if self.handles.get(h) != Some(&HState::Allocated) {
+            let bound = matches!(self.handles.get(h), Some(HState::Open(_)))
+                && self.unconnected.get(h) == Some(&true);
+            if self.handles.get(h) != Some(&HState::Allocated) && !bound {
                 return Some(self.error(Fault::Error));
             }
             self.opened(h, slot);
             return plain(format!("\r\n#XCONNECT: {h},1\r\n").as_bytes());
         }
+        if let Some(p) = line.strip_prefix(b"AT#XSENDTO=") {
+            // <handle>,2,<flags>,"<ip>",<port>,<len>
+            let (h, len) = (num(p, 0)? as usize, num(p, 5)? as usize);
+            let ip = String::from_utf8_lossy(field(p, 3)?).into_owned();
+            let to = Some((ip, num(p, 4)? as u16));
+            return self.nrf91_send(h, len, to, fault);
+        }
         if let Some(p) = line.strip_prefix(b"AT#XSEND=") {
             let (h, len) = (num(p, 0)? as usize, num(p, 3)? as usize);
-            if !matches!(self.handles.get(h), Some(HState::Open(_))) {
-                return Some(self.error(Fault::Error));
-            }
-            if fault == Fault::Late {
-                return None;
-            }
-            self.payload = Some(PayloadWait {
-                handle: h,
-                len,
-                fail: fault == Fault::SendFail,
-            });
-            return Some(Answer {
-                fin: ok(),
-                ..Answer::default()
-            });
+            return self.nrf91_send(h, len, None, fault);
         }
         if let Some(p) = line.strip_prefix(b"AT#XCLOSE=") {
             let h = num(p, 0)? as usize;
@@ -532,10 +662,36 @@ impl Modem {
         plain(b"")
     }
 
+    fn nrf91_send(
+        &mut self,
+        h: usize,
+        len: usize,
+        to: Option<Peer>,
+        fault: Fault,
+    ) -> Option<Answer> {
+        if !matches!(self.handles.get(h), Some(HState::Open(_))) {
+            return Some(self.error(Fault::Error));
+        }
+        if fault == Fault::Late {
+            return None;
+        }
+        self.payload = Some(PayloadWait {
+            handle: h,
+            len,
+            fail: fault == Fault::SendFail,
+            to,
+        });
+        Some(Answer {
+            fin: ok(),
+            ..Answer::default()
+        })
+    }
+
     /// The payload of a send was taken: the answer that ends the send.
     pub fn payload_done(&mut self, wait: PayloadWait, payload: Vec<u8>) -> Answer {
         let owner = self.owner(wait.handle as u32);
-        self.notes.push(Note::Payload(owner, payload, !wait.fail));
+        self.notes
+            .push(Note::Payload(owner, payload, !wait.fail, wait.to.clone()));
         let fin = match (self.dialect, wait.fail) {
             (Dialect::Bg96, false) => b"\r\nSEND OK\r\n".to_vec(),
             (Dialect::Bg96, true) => b"\r\nSEND FAIL\r\n".to_vec(),
@@ -551,25 +707,42 @@ impl Modem {
     /// An honest datagram for `handle`: pushed (bytes to feed), or queued in the
     /// modem with its notification (bytes to feed). Returns the bytes and whether
     /// the datagram can reach a socket through them now (pushed to an open handle).
-    pub fn datagram(&mut self, handle: u32, pushed: bool, data: &[u8]) -> Vec<u8> {
+    pub fn datagram(&mut self, handle: u32, pushed: bool, data: &[u8], from: &Peer) -> Vec<u8> {
+        let unconnected = self.is_unconnected(handle);
+        let (ip, port) = from;
         match (self.dialect, pushed) {
             (Dialect::Bg96, true) => {
-                let mut b =
-                    format!("\r\n+QIURC: \"recv\",{handle},{}\r\n", data.len()).into_bytes();
+                let mut b = if unconnected {
+                    format!(
+                        "\r\n+QIURC: \"recv\",{handle},{},\"{ip}\",{port}\r\n",
+                        data.len()
+                    )
+                } else {
+                    format!("\r\n+QIURC: \"recv\",{handle},{}\r\n", data.len())
+                }
+                .into_bytes();
                 b.extend_from_slice(data);
                 b.extend_from_slice(b"\r\n");
                 b
             }
             (Dialect::Nrf91, true) if data.is_empty() => b"\r\n".to_vec(),
             (Dialect::Nrf91, true) => {
-                let mut b = format!("\r\n#XRECV: {handle},0,{}\r\n", data.len()).into_bytes();
+                let mut b = if unconnected {
+                    format!(
+                        "\r\n#XRECVFROM: {handle},0,{},\"{ip}\",{port}\r\n",
+                        data.len()
+                    )
+                } else {
+                    format!("\r\n#XRECV: {handle},0,{}\r\n", data.len())
+                }
+                .into_bytes();
                 b.extend_from_slice(data);
                 b.extend_from_slice(b"\r\n");
                 b
             }
             (dialect, false) => {
                 if self.owner(handle).is_some() {
-                    self.queues[handle as usize].push_back(data.to_vec());
+                    self.queues[handle as usize].push_back((data.to_vec(), from.clone()));
                 }
                 match dialect {
                     Dialect::Bg96 => format!("\r\n+QIURC: \"recv\",{handle}\r\n").into_bytes(),

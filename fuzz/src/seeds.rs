@@ -312,7 +312,53 @@ fn sessions() -> Vec<(&'static str, Vec<Action>)> {
         data: b"late".to_vec(),
         repeat: false,
     });
+    // Unconnected sockets and the resolver.
+    let mut full = vec![Create { family: 0 }, Create { family: 0 }];
+    full.push(Bind {
+        sock: 0,
+        port: 0,
+        repeat: true,
+    });
+    full.push(connect(1));
+    for to in 0..4u8 {
+        full.push(SendTo {
+            sock: 0,
+            to,
+            data: b"to a peer".to_vec(),
+            repeat: true,
+        });
+        full.push(Datagram {
+            target: 0,
+            form: to << 1,
+            when: 0,
+            data: b"\xf5\x00\x09\x5ffrom a peer".to_vec(),
+        });
+        full.push(Datagram {
+            target: 0,
+            form: (to << 1) | 1,
+            when: 0,
+            data: b"read from a peer".to_vec(),
+        });
+        full.push(Recv { sock: 0, buf: 6 });
+        full.push(Recv { sock: 0, buf: 6 });
+    }
+    full.push(SendTo {
+        sock: 1,
+        to: 0,
+        data: b"connected: refused".to_vec(),
+        repeat: false,
+    });
+    for name in 0..7u8 {
+        for family in 0..3u8 {
+            full.push(Resolve {
+                name,
+                family,
+                repeat: true,
+            });
+        }
+    }
     vec![
+        ("unconnected_and_dns", full),
         ("healthy", healthy),
         ("faults", faults),
         ("urcs", urcs),
