@@ -12,7 +12,6 @@ use crate::network::NetState;
 use crate::profile::{Op, Profile, RegStatus};
 use crate::socket::Phase;
 use crate::state::State;
-use crate::time::earliest;
 use crate::time::Instant;
 
 impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
@@ -118,18 +117,14 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         Some(Op::Registration)
     }
 
-    /// When recovery next needs a poll.
-    pub(crate) fn recovery_wake_at(&self) -> Option<Instant> {
-        let grace = self
-            .reg_lost_at
-            .map(|t| t.after(self.config.registration_grace_ms));
-        earliest(
-            grace,
-            if self.net.is_ready() {
-                self.next_poll
-            } else {
-                None
-            },
-        )
+    /// When the registration grace runs out, if registration is lost.
+    pub(crate) fn registration_deadline(&self) -> Option<Instant> {
+        self.reg_lost_at
+            .map(|t| t.after(self.config.registration_grace_ms))
+    }
+
+    /// When the next background poll may start, if the link is up.
+    pub(crate) fn background_poll_at(&self) -> Option<Instant> {
+        self.next_poll.filter(|_| self.net.is_ready())
     }
 }

@@ -277,19 +277,16 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     }
 
     /// When the state next needs a poll without new bytes.
+    ///
+    /// Two kinds of time: deadlines, which fall due whatever the engine does (the
+    /// exchange in flight, connects, the registration grace, a DNS query), and
+    /// times at which a new command could start (queued work, bring-up retries,
+    /// the background poll), which count only once the engine is free: not while
+    /// a command is in flight, and not before the quiet period after a timeout
+    /// ends. Counting the second kind early made `poll_at` say "now" in a loop.
     pub fn wake_at(&self) -> Option<Instant> {
         use crate::time::earliest;
-        let mut at = earliest(self.engine.deadline(), self.recovery_wake_at());
-        if self.engine.inflight.is_none() && self.work_waiting() {
-            at = earliest(
-                at,
-                Some(self.engine.quiet_until.unwrap_or(self.now).max(self.now)),
-            );
-        }
-        // A retry time is due only once the command it follows has ended.
-        if self.network_wanted() && self.engine.inflight.is_none() {
-            at = earliest(at, self.net.wake_at());
-        }
+        let mut at = earliest(self.engine.deadline(), self.registration_deadline());
         at = earliest(at, self.resolver.deadline());
         for s in self.sockets.iter() {
             if let Phase::Connecting(stage, d) = s.phase {
@@ -298,6 +295,17 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                     at = earliest(at, Some(t));
                 }
             }
+        }
+        if self.engine.inflight.is_none() {
+            let free_at = self.engine.quiet_until.unwrap_or(self.now).max(self.now);
+            let mut start = self.background_poll_at();
+            if self.work_waiting() {
+                start = Some(self.now);
+            }
+            if self.network_wanted() {
+                start = earliest(start, self.net.wake_at());
+            }
+            at = earliest(at, start.map(|t| t.max(free_at)));
         }
         at
     }

@@ -145,7 +145,6 @@ fn data_notification_before_the_open_result_is_no_busy_loop() {
 /// scheduler may not start it before the quiet period ends, but `poll_at()` already
 /// answers "now": a busy loop until the quiet period is over.
 #[test]
-#[ignore = "driver bug: a bring-up step due during the quiet period after a timeout makes poll_at() answer now (schedule.rs wake_at: net.wake_at() is not held back by engine.quiet_until)"]
 fn restart_during_the_quiet_period_is_no_busy_loop() {
     let mut driver: Driver<Bg96, 2, 4096> =
         Driver::new(Bg96::new(), Config::new("internet").unwrap());
@@ -179,7 +178,6 @@ fn restart_during_the_quiet_period_is_no_busy_loop() {
 /// `poll_at()` anyway, so `poll_at()` answers "now" until the command is answered
 /// or times out (10 s for a send, 150 s for an open): a busy loop.
 #[test]
-#[ignore = "driver bug: a background poll due while a command is in flight makes poll_at() answer now until the command ends (schedule.rs wake_at / recovery.rs recovery_wake_at: next_poll is not held back by the engine)"]
 fn background_poll_due_during_a_command_is_no_busy_loop() {
     let mut config = Config::new("internet").unwrap();
     config.poll_interval_ms = 1_000;
