@@ -60,6 +60,10 @@ type Stack<'d, P> = NetStack<'d, P, ReplayUart, VirtualClock, N, RX>;
 /// handles if truncated to a byte.
 const STRAYS: [u32; 10] = [3, 7, 11, 12, 99, 255, 256, 257, 300, 65_536];
 
+/// Wait out busy loops that end by themselves (see `Harness::check_spin`); false
+/// once the two known ones are fixed, to catch any.
+const TOLERATE_BOUNDED_SPINS: bool = true;
+
 /// Who datagrams to unconnected sockets come from.
 const SENDERS: [(&str, u16); 3] = [
     ("192.0.2.7", 40000),
@@ -157,9 +161,6 @@ struct Harness<'d, P: Profile> {
     max_host: usize,
     max_recv: usize,
     hosts: Vec<String>,
-    seen_timeouts: u32,
-    seen_strays: u32,
-    quiet_until: u64,
 }
 
 fn result_ok<T>(r: &Result<T, Error>) -> bool {
@@ -387,27 +388,40 @@ impl<P: Profile> Harness<'_, P> {
     }
 
     /// `poll_at` must not say "now" to a driver that then does nothing.
-    /// Follow the command engine's quiet period after a timeout (300 ms, started
-    /// again by a late final result inside it), from its counters.
-    fn observe_quiet(&mut self) {
-        let st = self.stats().engine;
-        let now = self.now();
-        let timed_out = st.timeouts > self.seen_timeouts;
-        let late = st.stray_finals > self.seen_strays && now < self.quiet_until;
-        if timed_out || late {
-            self.quiet_until = now + 300;
+    /// `poll_at` must not say "now" to a driver that then does nothing.
+    ///
+    /// Two such busy loops are known and not fixed yet (ignored tests in
+    /// tests/fuzz_regressions.rs: a background poll due while a command is in
+    /// flight, a bring-up step due in the quiet period after a timeout); both end
+    /// by themselves, when the command ends (at most its timeout, 150 s) or the
+    /// quiet period does. While [`TOLERATE_BOUNDED_SPINS`] is set, a spin is waited
+    /// out in 100 ms steps and only one that lasts 300 s of virtual time fails.
+    fn check_spin(&mut self) {
+        if self.spin_ended() {
+            return;
         }
-        self.seen_timeouts = st.timeouts;
-        self.seen_strays = st.stray_finals;
+        assert!(
+            TOLERATE_BOUNDED_SPINS,
+            "poll_at keeps answering now ({} ms) but polling does nothing",
+            self.now()
+        );
+        let start = self.now();
+        while self.now() - start < 300_000 {
+            self.clock.advance(100);
+            if self.spin_ended() {
+                return;
+            }
+        }
+        panic!("poll_at has answered now since {start} ms (300 s) and polling does nothing");
     }
 
-    fn check_spin(&mut self) {
-        self.observe_quiet();
+    /// True when `poll_at` names a later time, or a poll made progress.
+    fn spin_ended(&mut self) -> bool {
         for _ in 0..4 {
             let now = self.now();
             match self.stack.driver.poll_at() {
                 Some(t) if t.as_millis() <= now => {}
-                _ => return,
+                _ => return true,
             }
             self.stack.poll();
             let mut progressed = false;
@@ -416,27 +430,10 @@ impl<P: Profile> Harness<'_, P> {
                 self.stack.poll();
             }
             if progressed {
-                return;
+                return true;
             }
         }
-        let in_flight = self.modem.silenced || !self.late.is_empty() || self.cut_rest.is_some();
-        if in_flight {
-            // Known driver bug, not reported again (tests/fuzz_regressions.rs,
-            // background_poll_due_during_a_command_is_no_busy_loop): a background
-            // poll due while a command waits for its answer makes poll_at() answer
-            // now until the command ends.
-            return;
-        }
-        if self.now() < self.quiet_until {
-            // Known driver bug, not reported again (tests/fuzz_regressions.rs,
-            // restart_during_the_quiet_period_is_no_busy_loop): a bring-up step
-            // due inside the quiet period makes poll_at() answer now until it ends.
-            return;
-        }
-        panic!(
-            "poll_at keeps answering now ({} ms) but polling does nothing",
-            self.now()
-        );
+        false
     }
 
     /// Let `ms` pass; what the modem held back comes now.
@@ -444,7 +441,6 @@ impl<P: Profile> Harness<'_, P> {
         let timeouts = self.stats().engine.timeouts;
         self.clock.advance(ms);
         self.stack.poll();
-        self.observe_quiet();
         let timed_out = self.stats().engine.timeouts > timeouts;
         if let Some((rest, payload)) = self.cut_rest.take() {
             if timed_out || (payload && ms >= RX_GAP_MS) {
@@ -752,7 +748,18 @@ impl<P: Profile> Harness<'_, P> {
         if core.is_empty() {
             return;
         }
-        if core[0] == b'>' || is_header {
+        // A restart (a boot banner, or echo coming back) is the Urc action's job:
+        // the modem must restart with it.
+        let restart = matches!(
+            self.stack
+                .driver
+                .profile()
+                .classify(cellsock::framer::Frame::Line(core), &ctx),
+            cellsock::profile::Event::Urc(
+                cellsock::profile::Urc::Boot | cellsock::profile::Urc::PoweredDown
+            )
+        ) || core.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"AT"));
+        if core[0] == b'>' || is_header || restart {
             junk.insert(0, b'X');
         }
         let mut bytes = b"\r\n".to_vec();
@@ -775,11 +782,21 @@ impl<P: Profile> Harness<'_, P> {
                 let claimed = self.max_recv + 1 + len as usize;
                 let before = self.stats().framer.bad_lengths;
                 let now = self.cut_rest.is_none();
-                self.feed(&header(claimed), &[]);
+                let bytes = header(claimed);
+                // (A header whose handle is no byte is no header at all for the
+                // nRF91 profile: an unknown line, nothing to count.)
+                let ctx = cellsock::profile::Context::default();
+                let is_header = self
+                    .stack
+                    .driver
+                    .profile()
+                    .payload_length(trim(&bytes), &ctx)
+                    .is_some();
+                self.feed(&bytes, &[]);
                 if now && !self.tainted {
                     assert_eq!(
                         self.stats().framer.bad_lengths,
-                        before + 1,
+                        before + u32::from(is_header),
                         "a header announcing {claimed} bytes was not dropped and counted"
                     );
                 }
@@ -1354,9 +1371,6 @@ pub fn run<P: Profile>(data: &[u8], dialect: Dialect, profile: impl Fn(bool) -> 
         max_host,
         max_recv: limits.max_recv,
         hosts: hosts(max_host),
-        seen_timeouts: 0,
-        seen_strays: 0,
-        quiet_until: 0,
     };
     let mut steps = 0;
     while !r.is_empty() && steps < 400 {
