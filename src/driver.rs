@@ -143,7 +143,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     /// make progress.
     pub fn poll_at(&self) -> Option<Instant> {
         let mut at = self.state.wake_at();
-        if !self.ingress.is_empty() {
+        if !self.ingress.is_empty() || self.framer.mid_frame() {
             at = earliest(at, Some(self.last_rx.after(self.state.config.rx_gap_ms)));
         }
         at.map(|t| t.max(self.state.now))
@@ -189,11 +189,11 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             self.process();
         }
         self.process();
-        if !self.ingress.is_empty()
-            && self.state.now.since(self.last_rx) >= self.state.config.rx_gap_ms as u64
-        {
+        let partial = !self.ingress.is_empty() || self.framer.mid_frame();
+        if partial && self.state.now.since(self.last_rx) >= self.state.config.rx_gap_ms as u64 {
             // The modem went quiet in the middle of a frame: it will not be finished.
             self.framer.stats.stale_flushes += 1;
+            self.framer.forget_partial();
             self.ingress.clear();
         }
     }

@@ -44,17 +44,22 @@ pub enum Frame<'a> {
 pub struct FramerStats {
     /// Lines longer than [`MAX_LINE`] (discarded).
     pub overlong_lines: u32,
-    /// Payload headers announcing more than the modem's limit or the ingress
-    /// capacity: the datagram is dropped and framing goes on after the header.
+    /// Payload headers announcing more than the modem's limit: a length the
+    /// modem cannot mean; the header is dropped and framing goes on after it.
     pub bad_lengths: u32,
     /// Incomplete frames discarded after the modem went quiet mid-frame.
     pub stale_flushes: u32,
+    /// Datagrams within the modem's limit but larger than the receive window:
+    /// skipped by count (never parsed as lines) and dropped.
+    pub oversized_payloads: u32,
 }
 
 /// The framing state machine. It owns no bytes: see [`Ingress`].
 #[derive(Debug, Default)]
 pub struct Framer {
     discarding_line: bool,
+    /// Payload bytes still to skip (a real datagram too large for the window).
+    skipping: usize,
     /// Statistics.
     pub stats: FramerStats,
 }
@@ -86,12 +91,26 @@ impl Framer {
     pub const fn new() -> Self {
         Framer {
             discarding_line: false,
+            skipping: 0,
             stats: FramerStats {
                 overlong_lines: 0,
                 bad_lengths: 0,
                 stale_flushes: 0,
+                oversized_payloads: 0,
             },
         }
+    }
+
+    /// True while the framer is inside a frame whose bytes it consumes as they come
+    /// (a skipped payload, a discarded overlong line).
+    pub fn mid_frame(&self) -> bool {
+        self.skipping > 0 || self.discarding_line
+    }
+
+    /// The modem went quiet mid-frame: forget any partial line or payload.
+    pub fn forget_partial(&mut self) {
+        self.discarding_line = false;
+        self.skipping = 0;
     }
 
     /// Look at `buf` (received, not yet consumed bytes) and return the next frame, if
@@ -108,6 +127,11 @@ impl Framer {
     ) -> (Option<Frame<'a>>, usize) {
         if buf.is_empty() {
             return (None, 0);
+        }
+        if self.skipping > 0 {
+            let n = self.skipping.min(buf.len());
+            self.skipping -= n;
+            return (None, n);
         }
         if self.discarding_line {
             return match buf.iter().position(|&b| is_eol(b)) {
@@ -158,10 +182,17 @@ impl Framer {
         } else {
             end + 1
         };
-        if len > profile.limits().max_recv || start + len > capacity {
+        if len > profile.limits().max_recv {
             // A length the modem cannot mean: do not swallow `len` bytes of what may
             // be ordinary lines; drop the header and frame on.
             self.stats.bad_lengths += 1;
+            return (None, start);
+        }
+        if start + len > capacity {
+            // A real datagram, too large for the window: its bytes are still
+            // payload, so they are skipped by count, never read as lines.
+            self.stats.oversized_payloads += 1;
+            self.skipping = len;
             return (None, start);
         }
         match buf.get(start..start + len) {

@@ -157,3 +157,41 @@ fn digester_adapter_maps_frames_to_atat_results() {
     assert_eq!(d.digest(b"> "), (DigestResult::Prompt(b'>'), 2));
     assert_eq!(d.digest(b"\r\nOK"), (DigestResult::None, 2));
 }
+
+#[test]
+fn payload_larger_than_the_window_is_skipped_by_count_not_read_as_lines() {
+    // A real datagram (within the modem's 1500-byte limit) that a small receive
+    // window cannot hold: its bytes, which look like protocol here, must never
+    // become lines; the line after it must still frame.
+    let mut payload = Vec::new();
+    while payload.len() < 300 {
+        payload.extend_from_slice(b"\r\nOK\r\n> \r\n+QIURC: \"closed\",0\r\n");
+    }
+    payload.truncate(300);
+    let mut input = b"\r\n+QIURC: \"recv\",0,300\r\n".to_vec();
+    input.extend_from_slice(&payload);
+    input.extend_from_slice(b"\r\nSEND OK\r\n");
+    for step in [input.len(), 1, 7, 64] {
+        let mut framer = Framer::new();
+        let mut ingress: Ingress<128> = Ingress::new();
+        let mut out = Vec::new();
+        for chunk in input.chunks(step) {
+            let mut fed = 0;
+            while fed < chunk.len() {
+                fed += ingress.push(&chunk[fed..]);
+                loop {
+                    let (frame, used) = framer.next(ingress.data(), 128, &Bg96::new(), &IDLE);
+                    if let Some(f) = frame {
+                        out.push(own(f));
+                    } else if used == 0 {
+                        break;
+                    }
+                    ingress.consume(used);
+                }
+            }
+        }
+        assert_eq!(out, vec![want(&F::Line(b"SEND OK"))], "step {step}");
+        assert_eq!(framer.stats.oversized_payloads, 1, "step {step}");
+        assert_eq!(framer.stats.bad_lengths, 0, "step {step}");
+    }
+}

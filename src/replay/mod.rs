@@ -478,6 +478,7 @@ fn stat<P: Profile>(s: &Stats, d: &ReplayDriver<P>, name: &str) -> Result<u64, S
         "bad_lengths" => s.framer.bad_lengths.into(),
         "overlong_lines" => s.framer.overlong_lines.into(),
         "stale_flushes" => s.framer.stale_flushes.into(),
+        "oversized_payloads" => s.framer.oversized_payloads.into(),
         "reboots" => d.network().reboots.into(),
         other => return Err(format!("unknown stat {other:?}")),
     })
