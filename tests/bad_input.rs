@@ -305,3 +305,37 @@ fn bad_modem_output_is_dropped_and_counted() {
     );
     assert_eq!(st.driver.socket_stats(s).unwrap().dropped_ring_full, 1);
 }
+
+#[test]
+fn bad_names_and_addresses_for_the_resolver_and_send_to() {
+    let mut d = driver();
+    // Refused before anything is queued: no command at all.
+    assert_eq!(
+        d.resolve("bad,name", AddressFamily::Unspecified),
+        Err(failed(Reason::InvalidHost))
+    );
+    assert_eq!(
+        d.resolve("", AddressFamily::Unspecified),
+        Err(failed(Reason::InvalidHost))
+    );
+    // A literal is answered at once; of the other family it is a failed lookup.
+    assert_eq!(
+        d.resolve("192.0.2.99", AddressFamily::Unspecified),
+        Ok("192.0.2.99".parse().unwrap())
+    );
+    assert_eq!(
+        d.resolve("192.0.2.99", AddressFamily::Ipv6),
+        Err(failed(Reason::DnsFailed))
+    );
+    assert_eq!(
+        d.resolve("[2001:db8::1]", AddressFamily::Ipv4),
+        Err(failed(Reason::DnsFailed))
+    );
+    // send_to port 0 is refused whatever the socket.
+    let s = d.create(AddressFamily::Unspecified).unwrap();
+    assert_eq!(
+        d.send_to(s, "192.0.2.7:0".parse().unwrap(), b"x"),
+        Err(failed(Reason::InvalidPort))
+    );
+    assert_eq!(d.stats().engine.commands, 0, "nothing was written");
+}
