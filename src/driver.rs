@@ -203,9 +203,15 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         loop {
             let ctx = self.state.engine.context();
             let data = self.ingress.data();
+            let oversized = self.framer.stats.oversized_payloads;
             let (frame, used) = self
                 .framer
                 .next(data, INGRESS_CAPACITY, &self.state.profile, &ctx);
+            if self.framer.stats.oversized_payloads != oversized {
+                // A datagram was there, too large to keep: the read that brought
+                // it found one (it must not look empty), and it is counted.
+                self.state.datagram_dropped();
+            }
             match frame {
                 None if used == 0 => break,
                 None => {}

@@ -33,6 +33,8 @@ pub struct Stats {
     pub stray_datagrams: u32,
     /// Datagrams dropped because a socket's ring was full.
     pub dropped_ring_full: u32,
+    /// Datagrams dropped because they were larger than the receive window.
+    pub dropped_too_large: u32,
     /// Errors reported by the UART.
     pub uart_errors: u32,
     /// Modem bytes received.
@@ -48,6 +50,7 @@ impl Stats {
         echo_lines: 0,
         stray_datagrams: 0,
         dropped_ring_full: 0,
+        dropped_too_large: 0,
         uart_errors: 0,
         rx_bytes: 0,
         tx_bytes: 0,
@@ -149,6 +152,12 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         self.reg_lost_at = None;
         self.events = crate::events::EventQueue::new();
         self.signal_due = false;
+    }
+
+    /// The framer skipped a datagram too large for the receive window.
+    pub fn datagram_dropped(&mut self) {
+        self.scratch.datagram = true;
+        self.stats.dropped_too_large += 1;
     }
 
     fn slot_of(&self, handle: ModemHandle) -> Option<usize> {

@@ -265,7 +265,6 @@ fn nrf91_datagram_larger_than_the_window_is_not_read_as_lines() {
 /// datagram (`bare_read_is_empty_datagram`): the application receives an empty
 /// datagram that was never sent, in place of the dropped one.
 #[test]
-#[ignore = "driver bug: a read whose datagram was skipped as oversized delivers a phantom empty datagram (state.rs Op::Read completion: bare_read_is_empty_datagram does not know the framer skipped a payload)"]
 fn nrf91_oversized_datagram_in_a_read_is_no_empty_datagram() {
     use cellsock::modems::nrf91_slm::Nrf91Slm;
     let mut config = Config::new("").unwrap();
