@@ -193,6 +193,35 @@ fn background_poll_due_during_a_command_is_no_busy_loop() {
     assert_no_busy_poll(&mut stack, "background poll due during a send");
 }
 
+/// Found by `driver_bg96` (crash-0bfe34d0): a `> ` that arrives while no send
+/// waits for a prompt (a stray one, or the late prompt of a send already given up)
+/// is no prompt and, having no line end, stays in the receive window as an
+/// unfinished line (for up to `rx_gap_ms`). When the next send's command is
+/// written within that time, the framer finds the old `> ` at the start of the
+/// window and takes it as this send's prompt: the payload goes out before the
+/// modem asked for it, into its command parser, and the modem's real prompt then
+/// finds nothing (the send times out and is completed with filler).
+#[test]
+#[ignore = "driver bug: a stray '> ' received before a send's command is written is taken as that send's prompt (framer.rs/driver.rs: bytes that arrived before the command count for it)"]
+fn stray_prompt_is_not_the_next_sends_prompt() {
+    let mut driver: Driver<Bg96, 2, 4096> =
+        Driver::new(Bg96::new(), Config::new("internet").unwrap());
+    let mut stack = NetStack::new(&mut driver, ReplayUart::new(None), VirtualClock::new());
+    let s = connected(&mut stack);
+    stack.uart.feed(b"\r\n> ");
+    stack.poll();
+    assert_eq!(stack.send(s, b"abc"), Err(Error::InProgress));
+    stack.poll();
+    assert_eq!(
+        stack.uart.take_written(usize::MAX),
+        b"AT+QISEND=0,3\r",
+        "the payload waits for a prompt that comes after the command"
+    );
+    stack.uart.feed(b"\r\n> ");
+    stack.poll();
+    assert_eq!(stack.uart.take_written(usize::MAX), b"abc");
+}
+
 /// Answers a scripted nRF91 Serial Modem gives to the bring-up and one open
 /// (handle 0), for the tests below.
 fn nrf91_answer(line: &[u8]) -> &'static [u8] {
