@@ -39,6 +39,9 @@ pub struct Driver<P: Profile, const N: usize = 4, const RX: usize = 2048> {
     pub(crate) ingress: Ingress<INGRESS_CAPACITY>,
     pub(crate) framer: Framer,
     pub(crate) last_rx: Instant,
+    /// Bytes at the front of the receive window that arrived before the command
+    /// in flight was written: they cannot be its prompt.
+    pub(crate) before_command: usize,
     pub(crate) state: State<P, N, RX>,
 }
 
@@ -52,6 +55,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             ingress: Ingress::new(),
             framer: Framer::new(),
             last_rx: Instant::ZERO,
+            before_command: 0,
             state: State::new(profile, config),
         }
     }
@@ -64,6 +68,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         self.ingress.clear();
         self.framer = Framer::new();
         self.last_rx = Instant::ZERO;
+        self.before_command = 0;
         self.state.reset(profile, config);
     }
 
@@ -195,13 +200,15 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             self.framer.stats.stale_flushes += 1;
             self.framer.forget_partial();
             self.ingress.clear();
+            self.before_command = 0;
         }
     }
 
     /// Frame and apply everything complete in the receive window.
     fn process(&mut self) {
         loop {
-            let ctx = self.state.engine.context();
+            let mut ctx = self.state.engine.context();
+            ctx.awaiting_prompt &= self.before_command == 0;
             let data = self.ingress.data();
             let oversized = self.framer.stats.oversized_payloads;
             let (frame, used) = self
@@ -230,6 +237,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
                 }
             }
             self.ingress.consume(used);
+            self.before_command = self.before_command.saturating_sub(used);
         }
     }
 
@@ -275,6 +283,8 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             Stage::Command => {
                 if write_from(uart, &engine.line, &mut engine.line_written, tx_bytes) {
                     engine.line_done(matches!(f.op, crate::profile::Op::Send { .. }));
+                    // What is already in the window came before the command.
+                    self.before_command = self.ingress.len();
                 }
             }
             Stage::Payload => {

@@ -202,7 +202,6 @@ fn background_poll_due_during_a_command_is_no_busy_loop() {
 /// modem asked for it, into its command parser, and the modem's real prompt then
 /// finds nothing (the send times out and is completed with filler).
 #[test]
-#[ignore = "driver bug: a stray '> ' received before a send's command is written is taken as that send's prompt (framer.rs/driver.rs: bytes that arrived before the command count for it)"]
 fn stray_prompt_is_not_the_next_sends_prompt() {
     let mut driver: Driver<Bg96, 2, 4096> =
         Driver::new(Bg96::new(), Config::new("internet").unwrap());
