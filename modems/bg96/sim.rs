@@ -56,6 +56,7 @@
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
 
+use crate::sim::at::{self, framed, split_args, Arg, Form};
 use crate::sim::udp::{self, OpenError, Recv};
 use crate::sim::{
     pipe, to_instant_ceil, to_nanos, Fault, FaultSchedule, HostUart, Line, ModemPort, Nanos,
@@ -264,74 +265,8 @@ pub struct Bg96Sim {
     rx_buf: Vec<u8>,
 }
 
-struct Arg {
-    text: String,
-    quoted: bool,
-}
-
-impl Arg {
-    fn num(&self) -> Option<u32> {
-        if self.quoted || self.text.is_empty() || !self.text.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        self.text.parse().ok()
-    }
-}
-
-/// Split `a,"b,c",d` into arguments; `None` for an unterminated quote.
-fn split_args(s: &str) -> Option<Vec<Arg>> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut in_quote = false;
-    for c in s.chars() {
-        match c {
-            '"' => {
-                in_quote = !in_quote;
-                quoted = true;
-            }
-            ',' if !in_quote => {
-                out.push(Arg {
-                    text: std::mem::take(&mut cur).trim().to_string(),
-                    quoted,
-                });
-                quoted = false;
-            }
-            c => cur.push(c),
-        }
-    }
-    if in_quote {
-        return None;
-    }
-    if !s.is_empty() {
-        out.push(Arg {
-            text: cur.trim().to_string(),
-            quoted,
-        });
-    }
-    Some(out)
-}
-
-/// What follows a command name.
-enum Form<'a> {
-    Exec,
-    Read,
-    Test,
-    Set(&'a str),
-}
-
 fn ms(ms: u32) -> Nanos {
     ms as u64 * NS_PER_MS
-}
-
-fn framed(lines: &[String]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for l in lines {
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(l.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 impl Bg96Sim {
@@ -627,18 +562,7 @@ impl Bg96Sim {
     }
 
     fn execute(&mut self, t: Nanos, line: &str) {
-        let cut = line.find(['=', '?']).unwrap_or(line.len());
-        let name = line[..cut].to_ascii_uppercase();
-        let rest = &line[cut..];
-        let form = if rest.is_empty() {
-            Form::Exec
-        } else if rest == "?" {
-            Form::Read
-        } else if rest == "=?" {
-            Form::Test
-        } else if let Some(args) = rest.strip_prefix('=') {
-            Form::Set(args)
-        } else {
+        let Some((name, form)) = at::command(line) else {
             return self.error(t);
         };
         match (name.as_str(), form) {
