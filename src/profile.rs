@@ -321,6 +321,16 @@ pub struct Context {
     pub awaiting_prompt: bool,
 }
 
+/// Format an atat-derived command into `out` when its worst-case length `worst`
+/// fits; the derived `write` panics on a short buffer instead of failing, so
+/// profiles format through this.
+pub fn emit<C: atat::AtatCmd>(cmd: &C, worst: usize, out: &mut [u8]) -> Result<usize, FormatError> {
+    if out.len() < worst {
+        return Err(FormatError::TooLong);
+    }
+    Ok(cmd.write(out))
+}
+
 /// How a profile cancels a payload the modem may still be waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendAbort {

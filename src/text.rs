@@ -57,6 +57,11 @@ fn trim_end(s: &[u8]) -> &[u8] {
     s.get(..end).unwrap_or(&[])
 }
 
+/// A field as a `u8` (handles, ids, status codes); `None` if it does not fit.
+pub fn small(field: &[u8]) -> Option<u8> {
+    number(field).and_then(|n| u8::try_from(n).ok())
+}
+
 /// A decimal number with at most 9 digits (no sign, no blanks).
 pub fn number(field: &[u8]) -> Option<u32> {
     if field.is_empty() || field.len() > 9 || !field.iter().all(u8::is_ascii_digit) {

@@ -20,10 +20,12 @@ use atat::AtatCmd;
 
 use crate::error::Reason;
 use crate::framer::Frame;
+use crate::profile::emit;
 use crate::profile::{
     Command, Context, Event, FormatError, Info, Limits, ModemHandle, Op, Profile, SendAbort, Urc,
 };
 use crate::standard;
+use crate::text::small;
 use crate::text::{after, fields, number};
 use crate::PdpType;
 use commands::*;
@@ -77,15 +79,6 @@ impl Bg96 {
             access_mode: AccessMode::Buffer,
         }
     }
-}
-
-/// Format an atat command if the worst case fits `out` (the derived `write` panics
-/// instead of failing on a short buffer).
-fn emit<C: AtatCmd>(cmd: &C, worst: usize, out: &mut [u8]) -> Result<usize, FormatError> {
-    if out.len() < worst {
-        return Err(FormatError::TooLong);
-    }
-    Ok(cmd.write(out))
 }
 
 /// Worst-case length of a command without free text.
@@ -377,12 +370,6 @@ fn sender(ip: Option<&[u8]>, port: Option<&[u8]>) -> Option<SocketAddr> {
     let ip: IpAddr = core::str::from_utf8(ip?).ok()?.parse().ok()?;
     let port = u16::try_from(number(port?)?).ok()?;
     Some(SocketAddr::new(ip, port))
-}
-
-/// A field as a `u8` (connectIDs, context ids, registration status); `None` for
-/// anything larger, so that no id is truncated onto another.
-fn small(field: &[u8]) -> Option<u8> {
-    number(field).and_then(|n| u8::try_from(n).ok())
 }
 
 /// `line` without `prefix`, compared without regard to ASCII case.

@@ -28,11 +28,13 @@ use core::net::{IpAddr, SocketAddr};
 use atat::AtatCmd;
 
 use crate::framer::Frame;
+use crate::profile::emit;
 use crate::profile::{
     Command, Context, Event, Final, FormatError, Info, Limits, ModemHandle, Op, Profile, SendAbort,
     Urc,
 };
 use crate::standard;
+use crate::text::small;
 use crate::text::{after, fields, number};
 use crate::{AddressFamily, PdpType};
 use commands::*;
@@ -110,20 +112,6 @@ static SEND_ABORT: [u8; SEND_ABORT_LEN] = {
     bytes[2] = b'+';
     bytes
 };
-
-/// Format an atat command if the worst case fits `out` (the derived `write` panics
-/// instead of failing on a short buffer).
-fn emit<C: AtatCmd>(cmd: &C, worst: usize, out: &mut [u8]) -> Result<usize, FormatError> {
-    if out.len() < worst {
-        return Err(FormatError::TooLong);
-    }
-    Ok(cmd.write(out))
-}
-
-/// A field as a `u8` (handles, context ids).
-fn small(field: &[u8]) -> Option<u8> {
-    number(field).and_then(|n| u8::try_from(n).ok())
-}
 
 /// `#XRECV: <h>,<mode>,<size>` or `#XRECVFROM: <h>,<mode>,<size>,"<ip>",<port>`:
 /// the handle, the mode and the number of bytes that follow the header.
