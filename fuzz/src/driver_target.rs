@@ -649,13 +649,6 @@ impl<P: Profile> Harness<'_, P> {
     fn datagram(&mut self, target: u8, form: u8, when: u8, mut data: Vec<u8>) {
         data.truncate(self.max_recv);
         let pushed = form & 1 == 0;
-        if !pushed && self.dialect == Dialect::Nrf91 {
-            // Known driver bug (tests/fuzz_regressions.rs,
-            // nrf91_oversized_datagram_in_a_read_is_no_empty_datagram): a read
-            // answer larger than the receive window delivers a phantom empty
-            // datagram. Read answers stay within the window until it is fixed.
-            data.truncate(cellsock::INGRESS_CAPACITY - 64);
-        }
         if data.len() >= 4 {
             self.seq = self.seq.wrapping_add(1);
             let [a, b] = self.seq.to_be_bytes();
@@ -747,11 +740,7 @@ impl<P: Profile> Harness<'_, P> {
                 let text = FINALS[arg as usize % FINALS.len()];
                 self.inject_final(&line(text.into()), when.is_multiple_of(2));
             }
-            // Known driver bug (tests/fuzz_regressions.rs,
-            // stray_prompt_is_not_the_next_sends_prompt): a `> ` left unterminated
-            // is taken as the prompt of a send written after it. Stray prompts end
-            // their line until it is fixed.
-            7 => self.inject_final(b"\r\n> \r\n", when.is_multiple_of(2)),
+            7 => self.inject_final(b"\r\n> ", when.is_multiple_of(2)),
             8 => {
                 let h = self.handle_for(arg);
                 let text = if bg96 {
