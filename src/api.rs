@@ -345,12 +345,28 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
 
     /// `anj_udp_shutdown`: no more sends; buffered datagrams can still be read. The
     /// modem socket stays open until [`Driver::close`].
+    ///
+    /// A datagram queued but not yet handed to the modem is withdrawn (its `send`
+    /// then reports `InvalidState`); one already being written completes.
     pub fn shutdown(&mut self, h: SocketHandle) -> Result<(), Error> {
-        let s = self.socket_mut(h)?;
+        let slot = self.slot(h)?;
+        let st = &mut self.state;
+        let s = st
+            .sockets
+            .get_mut(slot)
+            .ok_or(Error::Failed(Reason::BadHandle))?;
         match s.phase {
             Phase::Connected | Phase::Shutdown | Phase::Lost(_) => {
                 if s.phase == Phase::Connected {
                     s.phase = Phase::Shutdown;
+                }
+                if let TxState::Queued(_) = s.tx {
+                    s.tx = TxState::Done(Err(Reason::InvalidState));
+                    if st.tx_owner == Some(slot) {
+                        st.tx_owner = None;
+                        st.tx_payload.clear();
+                        st.tx_to = None;
+                    }
                 }
                 Ok(())
             }

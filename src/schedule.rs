@@ -198,12 +198,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             }
         }
         // 2. The queued send.
-        if let Some((i, s)) = self.tx_owner.and_then(|i| Some((i, self.sockets.get(i)?))) {
-            if let (TxState::Queued(len), Phase::Connected, Some(handle)) =
-                (s.tx, s.phase, s.handle)
-            {
-                return Some((Op::Send { handle, len }, Some(i)));
-            }
+        if let Some((op, i)) = self.queued_send() {
+            return Some((op, Some(i)));
         }
         // 3. Buffered datagrams waiting in the modem.
         for (i, s) in self.sockets.iter().enumerate() {
@@ -257,9 +253,21 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         self.background_poll().map(|op| (op, None))
     }
 
+    /// The send that can start now: the buffer's owner, connected, with a handle.
+    fn queued_send(&self) -> Option<(Op, usize)> {
+        let i = self.tx_owner?;
+        let s = self.sockets.get(i)?;
+        match (s.tx, s.phase, s.handle) {
+            (TxState::Queued(len), Phase::Connected, Some(handle)) => {
+                Some((Op::Send { handle, len }, i))
+            }
+            _ => None,
+        }
+    }
+
     /// True when a command is waiting to be started.
     fn work_waiting(&self) -> bool {
-        self.tx_owner.is_some()
+        self.queued_send().is_some()
             || (self.resolver.wants_network() && self.net.is_ready())
             || self.sockets.iter().any(|s| {
                 // Exactly what `choose` would start now (anything else waits for an
