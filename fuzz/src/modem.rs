@@ -50,7 +50,7 @@ pub enum Fault {
     SendFail,
     /// BG96 opens: `OK`, then `+QIOPEN: <id>,<err>`.
     OpenErr(u32),
-    /// BG96 opens: `OK` and never a result.
+    /// BG96 opens: `OK`, the socket opens, its result URC is lost.
     NoUrc,
 }
 
@@ -381,8 +381,10 @@ impl Modem {
             let free = self.handles.get(id) == Some(&HState::Free);
             match fault {
                 Fault::NoUrc => {
-                    if free {
-                        self.handles[id] = HState::Dead;
+                    // Opened, but the result URC is lost on the way.
+                    if free && id < 12 {
+                        self.opened(id, slot);
+                        self.lports[id] = 40000 + id as u16;
                     }
                 }
                 Fault::OpenErr(code) => {
