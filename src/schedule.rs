@@ -296,7 +296,13 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         use crate::time::earliest;
         let mut at = earliest(self.engine.deadline(), self.registration_deadline());
         at = earliest(at, self.resolver.deadline());
-        for s in self.sockets.iter() {
+        // The socket whose command is in flight waits for that command (its
+        // deadline is the engine's); `check_deadlines` skips it too.
+        let busy = self.engine.inflight.and(self.op_slot);
+        for (i, s) in self.sockets.iter().enumerate() {
+            if busy == Some(i) {
+                continue;
+            }
             if let Phase::Connecting(stage, d) = s.phase {
                 at = earliest(at, d);
                 if let Connecting::OpenResult(t) = stage {

@@ -385,7 +385,6 @@ fn nrf91_oversized_datagram_in_a_read_is_no_empty_datagram() {
 /// so `poll_at()` answers "now" until the command ends: a busy loop of up to 45 s
 /// here (on the BG96 when a connect's 240 s run out during its 150 s open).
 #[test]
-#[ignore = "driver bug: a connect deadline passing while the socket's own command is in flight makes poll_at() answer now until the command ends (schedule.rs wake_at offers the deadline check_deadlines skips)"]
 fn connect_deadline_during_its_own_command_is_no_busy_loop() {
     use cellsock::modems::nrf91_slm::Nrf91Slm;
     let mut config = Config::new("").unwrap();
