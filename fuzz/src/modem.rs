@@ -528,10 +528,11 @@ impl Modem {
                 return Some(self.error(fault));
             };
             let unconnected = self.unconnected.get(h) == Some(&true);
+            // An empty datagram comes as a bare OK: no header, so no sender.
             self.notes.push(Note::Read(
                 owner.unwrap_or(0),
                 d.clone(),
-                unconnected.then(|| from.clone()),
+                (unconnected && !d.is_empty()).then(|| from.clone()),
             ));
             if d.is_empty() {
                 // The Serial Modem answers a read of an empty datagram with a bare OK.
