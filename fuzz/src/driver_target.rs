@@ -520,7 +520,9 @@ impl<P: Profile> Harness<'_, P> {
                 self.tainted = true;
             }
             self.modem.silenced = false;
-            self.feed(&rest, &[]);
+            // In one read: a final result in it must not be left for the next
+            // command to take.
+            self.feed(&[], &rest);
         }
         if !self.late.is_empty() {
             if timed_out {
@@ -530,7 +532,7 @@ impl<P: Profile> Harness<'_, P> {
             let late = std::mem::take(&mut self.late);
             let expect = std::mem::take(&mut self.late_expect);
             self.expect(expect);
-            self.feed(&late, &[]);
+            self.feed(&[], &late);
         }
         self.pump();
     }

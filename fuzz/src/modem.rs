@@ -390,6 +390,13 @@ impl Modem {
                 Fault::OpenErr(code) => {
                     self.codes.push(code);
                     fin.extend_from_slice(format!("\r\n+QIOPEN: {id},{code}\r\n").as_bytes());
+                    if code > u32::from(u16::MAX) && free && id < 12 {
+                        // No BG96 error code: the result line is garbage to the
+                        // driver, which waits for a result as if it were lost. Model
+                        // it so: the socket may be open.
+                        self.opened(id, slot);
+                        self.lports[id] = 40000 + id as u16;
+                    }
                 }
                 _ if !free || id >= 12 => {
                     self.codes.push(563);
