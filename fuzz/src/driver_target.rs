@@ -584,9 +584,15 @@ impl<P: Profile> Harness<'_, P> {
                 Some(k) => s.cursor = k + 1,
                 None => panic!(
                     "socket {slot} received a datagram the modem never sent it (or twice, \
-                     or out of order, or from another sender than {from:?}): {} bytes {:?}",
+                     or out of order, or from another sender than {from:?}): {} bytes {:?}\n\
+                     expected (from {}): {:?}",
                     d.len(),
-                    String::from_utf8_lossy(&d[..d.len().min(48)])
+                    String::from_utf8_lossy(&d[..d.len().min(48)]),
+                    s.cursor,
+                    s.expected
+                        .iter()
+                        .map(|(d, f)| (d.len(), d.get(..4).map(<[u8]>::to_vec), f.clone()))
+                        .collect::<Vec<_>>()
                 ),
             }
         }
@@ -707,10 +713,16 @@ impl<P: Profile> Harness<'_, P> {
         let (ip, port) = SENDERS[(form >> 1) as usize % SENDERS.len()];
         let from: Peer = (ip.to_string(), port);
         let unconnected = self.modem.is_unconnected(handle);
+        if trace() {
+            eprintln!(
+                "  handle {handle}: {:?}",
+                self.modem.handles.get(handle as usize)
+            );
+        }
         let bytes = self.modem.datagram(handle, pushed, &data, &from);
         let visible = !(self.dialect == Dialect::Nrf91 && data.is_empty());
         if pushed && visible {
-            if let Some(slot) = self.modem.owner(handle) {
+            if let Some(slot) = self.modem.expect_owner(handle) {
                 // Expected in the order the bytes reach the driver: now, or with
                 // the next answer (before it, or after the data it reads out).
                 let e = (slot, data, unconnected.then_some(from));
@@ -1055,7 +1067,11 @@ impl<P: Profile> Harness<'_, P> {
                     AddressFamily::Ipv6,
                 ][family as usize % 3];
                 let alive = self.slots.iter().filter(|s| s.alive).count();
-                match self.stack.create(fam) {
+                let r = self.stack.create(fam);
+                if trace() {
+                    eprintln!("  => {:?}", r.map(|h| h.index()));
+                }
+                match r {
                     Ok(h) => {
                         let slot = h.index();
                         assert!(
@@ -1157,6 +1173,9 @@ impl<P: Profile> Harness<'_, P> {
                 const SIZES: [usize; 10] = [0, 1, 4, 16, 64, 512, 1460, 1500, 2048, 4096];
                 let mut b = vec![0u8; SIZES[buf as usize % SIZES.len()]];
                 let r = self.stack.recv_from(h, &mut b);
+                if trace() {
+                    eprintln!("  => s{slot} {r:?}");
+                }
                 self.common(slot, "recv", &r);
                 match r {
                     Ok((n, from)) => self.delivered(slot, &b[..n], from),
@@ -1297,10 +1316,13 @@ impl<P: Profile> Harness<'_, P> {
         ]
         .concat();
         self.expect(expect);
-        if self.modem.silenced && !pending.is_empty() {
+        if (self.modem.silenced || self.modem.payload.is_some()) && !pending.is_empty() {
             // Stray finals or prompts held for the next answer now reach a command
-            // still waiting for its own: they answer it.
+            // still waiting for its own (or a send whose prompt the driver never
+            // saw): they answer it, and the modem said so, so it is not waiting
+            // for a payload any more.
             self.tainted = true;
+            self.modem.payload = None;
         }
         self.feed(&pending, &[]);
         self.modem.faults.clear();
@@ -1357,7 +1379,14 @@ impl<P: Profile> Harness<'_, P> {
                 Err(Error::InProgress) => self.settle(),
                 Err(e) => {
                     failures += 1;
-                    assert!(failures < 10, "the driver does not reconnect: {e:?}");
+                    if trace() {
+                        eprintln!("{} ms: connect: {e:?}\n{}", self.now(), self.describe());
+                    }
+                    assert!(
+                        failures < 10,
+                        "the driver does not reconnect: {e:?}\n{}",
+                        self.describe()
+                    );
                     self.settle();
                 }
             }

@@ -148,6 +148,8 @@ pub struct Modem {
     /// The handle last opened for each slot (a slot may leave an older one behind
     /// when its close got no answer).
     pub latest: [Option<usize>; HANDLES],
+    /// The slot whose open command last named each handle, whatever its result.
+    pub openers: [Option<usize>; HANDLES],
 }
 
 /// Port the driver slot `slot` connects to with variant `v` (`1000 + 10 slot + v`).
@@ -213,6 +215,7 @@ impl Modem {
             hosts: Vec::new(),
             notes: Vec::new(),
             latest: [None; HANDLES],
+            openers: [None; HANDLES],
         }
     }
 
@@ -221,6 +224,17 @@ impl Modem {
         match self.handles.get(handle as usize) {
             Some(HState::Open(s)) => Some(*s),
             _ => None,
+        }
+    }
+
+    /// The slot a datagram for `handle` may reach: the socket it is open for, or,
+    /// while the modem still holds the handle (its open result unknown or lost,
+    /// closed but not released), the socket whose open last named it.
+    pub fn expect_owner(&self, handle: u32) -> Option<usize> {
+        match self.handles.get(handle as usize)? {
+            HState::Open(s) => Some(*s),
+            HState::Free => None,
+            HState::Allocated | HState::Dead => self.openers[handle as usize],
         }
     }
 
@@ -251,6 +265,7 @@ impl Modem {
     /// The modem restarted: everything is gone.
     pub fn reboot(&mut self) {
         self.handles = [HState::Free; HANDLES];
+        self.openers = [None; HANDLES];
         self.unconnected = [false; HANDLES];
         self.queues = Default::default();
         self.pdp = false;
@@ -379,6 +394,9 @@ impl Modem {
             };
             let mut fin = ok();
             let free = self.handles.get(id) == Some(&HState::Free);
+            if let Some(o) = self.openers.get_mut(id) {
+                *o = slot;
+            }
             match fault {
                 Fault::NoUrc => {
                     // Opened, but the result URC is lost on the way.
@@ -634,6 +652,7 @@ impl Modem {
                 return Some(self.error(Fault::Error));
             };
             self.handles[h] = HState::Allocated;
+            self.openers[h] = None;
             return plain(format!("\r\n#XSOCKET: {h},2,17\r\n").as_bytes());
         }
         if let Some(p) = line.strip_prefix(b"AT#XCONNECT=") {
@@ -641,6 +660,9 @@ impl Modem {
             let host = field(p, 1).unwrap_or(b"").to_vec();
             self.check_host(&host);
             let slot = num(p, 2).and_then(port_slot);
+            if let Some(o) = self.openers.get_mut(h) {
+                *o = slot;
+            }
             let bound = matches!(self.handles.get(h), Some(HState::Open(_)))
                 && self.unconnected.get(h) == Some(&true);
             if self.handles.get(h) != Some(&HState::Allocated) && !bound {
