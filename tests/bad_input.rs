@@ -339,3 +339,16 @@ fn bad_names_and_addresses_for_the_resolver_and_send_to() {
     );
     assert_eq!(d.stats().engine.commands, 0, "nothing was written");
 }
+
+#[test]
+fn reverse_lookup_is_not_supported() {
+    use embedded_nal::Dns;
+    let mut d = driver();
+    let mut st = stack(&mut d);
+    let mut name = [0u8; 64];
+    assert!(matches!(
+        st.get_host_by_address("192.0.2.1".parse().unwrap(), &mut name),
+        Err(nb::Error::Other(Error::NotSupported))
+    ));
+    assert!(st.uart.written().is_empty());
+}
