@@ -73,6 +73,10 @@ pub enum Op {
         /// Modem handle.
         handle: ModemHandle,
     },
+    /// Close every socket the modem holds. Sent only while the driver holds none
+    /// (and only where [`Profile::can_close_all`]): it frees handles the driver lost
+    /// track of, so a modem that assigns handles cannot run out of them for good.
+    CloseAll,
     /// Ask the modem which local port a socket got.
     LocalPort {
         /// Modem handle.
@@ -441,6 +445,15 @@ pub trait Profile {
     /// How long to wait for the asynchronous outcome of a host name query, in ms.
     fn resolve_result_timeout_ms(&self) -> u32 {
         60_000
+    }
+
+    /// True when the modem can close all its sockets in one command
+    /// ([`Op::CloseAll`]). Only useful where the modem assigns handles: a handle
+    /// whose open answer was lost, or whose close the modem refused, is otherwise
+    /// held until the modem restarts. (Where the host chooses handles, a leftover
+    /// shows up as "in use" on the next open of that handle and is closed then.)
+    fn can_close_all(&self) -> bool {
+        false
     }
 
     /// True when datagrams stay in the modem until read ([`Op::Read`]).

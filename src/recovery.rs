@@ -71,6 +71,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 s.modem_open = false;
             }
         }
+        // Bring-up closes them all anyway.
+        self.sweep_handles = false;
     }
 
     /// Registration lost for longer than the grace period: the sockets go, and the

@@ -158,6 +158,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 });
             }
             (Op::LocalPort { .. }, Some(s)) => s.phase = connected(s),
+            (Op::CloseAll, _) => self.sweep_handles = false,
             (Op::Open { .. }, Some(s)) => s.phase = Phase::ConnectFailed(Reason::InvalidHost),
             (Op::Resolve, _) => {
                 self.resolver.phase = crate::resolve::Phase::Done(Err(Reason::InvalidHost))
@@ -196,6 +197,9 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                     return Some((Op::Close { handle }, Some(i)));
                 }
             }
+        }
+        if self.sweep_due() {
+            return Some((Op::CloseAll, None));
         }
         // 2. The queued send.
         if let Some((op, i)) = self.queued_send() {
@@ -265,9 +269,16 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         }
     }
 
+    /// True when the modem may hold handles no socket knows, and nothing of the
+    /// driver's would go with them if the modem closed all its sockets.
+    fn sweep_due(&self) -> bool {
+        self.sweep_handles && self.net.is_ready() && self.sockets.iter().all(|s| !s.modem_open)
+    }
+
     /// True when a command is waiting to be started.
     fn work_waiting(&self) -> bool {
-        self.queued_send().is_some()
+        self.sweep_due()
+            || self.queued_send().is_some()
             || (self.resolver.wants_network() && self.net.is_ready())
             || self.sockets.iter().any(|s| {
                 // Exactly what `choose` would start now (anything else waits for an

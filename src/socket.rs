@@ -325,6 +325,8 @@ pub(crate) struct Socket<const RX: usize> {
     pub ever_connected: bool,
     /// An open refused because the modem still held the handle was retried.
     pub in_use_retried: bool,
+    /// A close the modem refused or did not answer was sent once more.
+    pub close_retried: bool,
 }
 
 impl<const RX: usize> Socket<RX> {
@@ -352,6 +354,7 @@ impl<const RX: usize> Socket<RX> {
             },
             ever_connected: false,
             in_use_retried: false,
+            close_retried: false,
         }
     }
 
@@ -374,6 +377,7 @@ impl<const RX: usize> Socket<RX> {
         self.stats = SocketStats::default();
         self.ever_connected = false;
         self.in_use_retried = false;
+        self.close_retried = false;
     }
 
     /// The state the API reports.

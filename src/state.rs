@@ -106,6 +106,9 @@ pub(crate) struct State<P: Profile, const N: usize, const RX: usize> {
     pub events: crate::events::EventQueue,
     /// A signal quality query follows the registration poll.
     pub signal_due: bool,
+    /// The modem may hold a handle no socket knows (an open that failed before
+    /// the modem told its handle): close everything once the driver holds nothing.
+    pub sweep_handles: bool,
 }
 
 impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
@@ -128,6 +131,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             reg_lost_at: None,
             events: crate::events::EventQueue::new(),
             signal_due: false,
+            sweep_handles: false,
         }
     }
 
@@ -152,6 +156,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         self.reg_lost_at = None;
         self.events = crate::events::EventQueue::new();
         self.signal_due = false;
+        self.sweep_handles = false;
     }
 
     /// The framer skipped a datagram too large for the receive window.
@@ -275,11 +280,12 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             self.stats.stray_datagrams += 1;
             return;
         };
+        // Not before the open result: a modem reports the open before any data, so
+        // data earlier belongs to a previous socket on the same handle (one whose
+        // close the modem refused), not to this one.
         let accepting = matches!(
             s.phase,
-            Phase::Connected
-                | Phase::Shutdown
-                | Phase::Connecting(Connecting::LocalPort | Connecting::OpenResult(_), _)
+            Phase::Connected | Phase::Shutdown | Phase::Connecting(Connecting::LocalPort, _)
         );
         // A connected socket only hears from its remote: its ring keeps no sender
         // (so that it holds exactly as many datagrams as before senders were kept).
@@ -500,20 +506,37 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             }
             Op::Close { .. } => {
                 let assigned = slot.is_some_and(|i| self.profile.handle_for_slot(i).is_none());
+                let can_sweep = assigned && self.profile.can_close_all();
                 if let Some(s) = slot.and_then(|i| self.sockets.get_mut(i)) {
-                    s.modem_open = false;
-                    s.pending_read = false;
-                    if assigned {
-                        s.handle = None;
-                    }
-                    s.phase = match s.phase {
-                        Phase::Closing(then) => then.phase(),
-                        Phase::Connecting(Connecting::CloseLeftover, d) => {
-                            Phase::Connecting(Connecting::Network, d)
+                    if !ok && !s.close_retried && c.outcome != Outcome::Aborted {
+                        // A garbled line gets ERROR too: ask once more (the socket
+                        // stays closing, so the close is chosen again).
+                        s.close_retried = true;
+                    } else {
+                        if !ok && can_sweep {
+                            // Refused twice: most likely the modem does not know the
+                            // handle, but if it does, only a sweep frees it.
+                            self.sweep_handles = true;
                         }
-                        other => other,
-                    };
+                        s.close_retried = false;
+                        s.modem_open = false;
+                        s.pending_read = false;
+                        if assigned {
+                            s.handle = None;
+                        }
+                        s.phase = match s.phase {
+                            Phase::Closing(then) => then.phase(),
+                            Phase::Connecting(Connecting::CloseLeftover, d) => {
+                                Phase::Connecting(Connecting::Network, d)
+                            }
+                            other => other,
+                        };
+                    }
                 }
+            }
+            Op::CloseAll => {
+                // Done or not, the sweep is not repeated until another open fails.
+                self.sweep_handles = false;
             }
             Op::SignalQuality => {}
             Op::Resolve => self.resolve_done(ok, failure),
@@ -577,6 +600,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         let by_urc = self.profile.open_result_is_urc();
         let can_query = self.profile.can_query_local_port();
         let wait = self.profile.open_result_timeout_ms();
+        let sweep = self.profile.can_close_all() && self.profile.handle_for_slot(slot).is_none();
         let now = self.now;
         let reason = match failure {
             Reason::ModemError(code) => self.profile.open_error(code),
@@ -593,8 +617,13 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         };
         s.phase = if !ok {
             if s.handle.is_none() {
-                // The modem never assigned a handle: it holds nothing to close.
+                // No handle was told, so none can be closed. Where the modem
+                // assigns handles it may still have taken one (the answer was lost
+                // or garbled): sweep them once the driver holds none.
                 s.modem_open = false;
+                if step == 0 && sweep {
+                    self.sweep_handles = true;
+                }
             }
             open_failed(s, reason, deadline)
         } else if s.handle.is_none() {

@@ -110,7 +110,8 @@ impl Profile for Bg96 {
             Op::Open { .. } => OpenSocket::MAX_TIMEOUT_MS,
             Op::Send { .. } => SendData::MAX_TIMEOUT_MS,
             Op::Read { .. } => ReadData::MAX_TIMEOUT_MS,
-            Op::Close { .. } => CloseSocket::MAX_TIMEOUT_MS,
+            // No close-all command (`can_close_all` is false): never asked.
+            Op::Close { .. } | Op::CloseAll => CloseSocket::MAX_TIMEOUT_MS,
             Op::LocalPort { .. } => QuerySocket::MAX_TIMEOUT_MS,
             Op::SignalQuality => QuerySignal::MAX_TIMEOUT_MS,
             Op::Resolve => ResolveHost::MAX_TIMEOUT_MS,

@@ -173,6 +173,7 @@ impl Profile for Nrf91Slm {
             Op::Send { .. } => SendData::MAX_TIMEOUT_MS,
             Op::Read { .. } => ReceiveFrom::MAX_TIMEOUT_MS,
             Op::Close { .. } => CloseSocket::MAX_TIMEOUT_MS,
+            Op::CloseAll => CloseAll::MAX_TIMEOUT_MS,
             Op::LocalPort { .. } => Probe::MAX_TIMEOUT_MS,
             Op::SignalQuality => QuerySignal::MAX_TIMEOUT_MS,
             Op::Resolve => GetAddrInfo::MAX_TIMEOUT_MS,
@@ -220,6 +221,11 @@ impl Profile for Nrf91Slm {
     fn handle_for_slot(&self, _slot: usize) -> Option<ModemHandle> {
         // The modem assigns handles (`#XSOCKET: <handle>,...`).
         None
+    }
+
+    fn can_close_all(&self) -> bool {
+        // `AT#XCLOSE` without a handle (also the last configuration step).
+        true
     }
 
     fn reads_buffered_data(&self) -> bool {
@@ -404,6 +410,7 @@ impl Profile for Nrf91Slm {
                     out,
                 ),
                 Op::Close { handle } => emit(&CloseSocket { handle }, SHORT, out),
+                Op::CloseAll => emit(&CloseAll, SHORT, out),
                 _ => Err(FormatError::Unsupported),
             },
         }
@@ -815,6 +822,7 @@ mod tests {
             plain(Op::Close { handle: 2 }).as_deref(),
             Ok("AT#XCLOSE=2\r")
         );
+        assert_eq!(plain(Op::CloseAll).as_deref(), Ok("AT#XCLOSE\r"));
         assert_eq!(plain(Op::SignalQuality).as_deref(), Ok("AT+CESQ\r"));
         let mut buf = [0u8; 64];
         let rai = ReleaseAssistance {
