@@ -12,8 +12,8 @@ use crate::error::{Error, Reason};
 use crate::profile::Profile;
 use crate::resolve::Phase as ResolvePhase;
 use crate::socket::{
-    AfterClose, Connecting, Phase, Socket, SocketHandle, SocketState, SocketStats, TxState,
-    MAX_HOST,
+    AfterClose, Connecting, IdleHint, Phase, Socket, SocketHandle, SocketState, SocketStats,
+    TxState, MAX_HOST,
 };
 use crate::state::MAX_PAYLOAD;
 use crate::{AddressFamily, Driver, PdpType};
@@ -152,7 +152,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         local_port: Option<u16>,
     ) -> Result<(), Error> {
         let s = self.socket_mut(h)?;
-        s.rx_off = false;
+        s.rx_on();
         let same = match remote {
             Some((host, port)) => !s.unconnected && s.host == host && s.port == port,
             None => s.unconnected,
@@ -246,7 +246,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             .sockets
             .get_mut(slot)
             .ok_or(Error::Failed(Reason::BadHandle))?;
-        s.rx_off = false;
+        s.rx_on();
         if let TxState::Done(result) = s.tx {
             s.tx = TxState::Idle;
             return result.map(usize::from).map_err(Error::Failed);
@@ -327,7 +327,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         buf: &mut [u8],
     ) -> Result<(usize, Option<SocketAddr>), Error> {
         let s = self.socket_mut(h)?;
-        s.rx_off = false;
+        s.rx_on();
         if let Some((len, copied, from)) = s.rx.pop_from(buf) {
             if copied {
                 s.stats.bytes_received += len as u64;
@@ -403,7 +403,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             .ok_or(Error::Failed(Reason::BadHandle))?;
         s.rx.clear();
         s.pending_read = false;
-        s.rx_off = false;
+        s.rx_on();
         if st.tx_owner == Some(slot) && !matches!(s.tx, TxState::InFlight(_)) {
             st.tx_owner = None;
             st.tx_payload.clear();
@@ -544,10 +544,24 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
     }
 
     /// `anj_udp_queue_mode_rx_off`: the application will not receive until its next
-    /// send. Idempotent; any later call on the socket turns reception back on.
-    /// Background polling for this socket stops meanwhile.
+    /// exchange. Idempotent; the next connect, send, recv or close on the socket
+    /// turns reception back on. Background polling stops meanwhile.
+    ///
+    /// Where the modem can be told ([`Profile::can_hint_idle`], the nRF91's
+    /// release assistance), a connected socket also gets an idle hint, so that the
+    /// modem can leave connected mode early. The call answers `Ok` at once either
+    /// way: the hint follows in the background (after the socket's pending send
+    /// and reads), at most once until the socket's next traffic, and a modem that
+    /// refuses it changes nothing for the application (it is counted in
+    /// [`crate::DriverStats::idle_hints_refused`]).
     pub fn queue_mode_rx_off(&mut self, h: SocketHandle) -> Result<(), Error> {
-        self.socket_mut(h)?.rx_off = true;
+        let can_hint = self.state.profile.can_hint_idle();
+        let s = self.socket_mut(h)?;
+        s.rx_off = true;
+        let connected = s.phase == Phase::Connected && s.modem_open && s.handle.is_some();
+        if can_hint && connected && s.idle_hint == IdleHint::None {
+            s.idle_hint = IdleHint::Wanted;
+        }
         Ok(())
     }
 }

@@ -77,6 +77,18 @@ pub enum Op {
     /// (and only where [`Profile::can_close_all`]): it frees handles the driver lost
     /// track of, so a modem that assigns handles cannot run out of them for good.
     CloseAll,
+    /// Tell the modem that the application expects no more traffic on this socket
+    /// until its own next exchange (queue mode: [`crate::Driver::queue_mode_rx_off`]).
+    /// Why: after the last datagram a cellular modem stays in connected mode until
+    /// the network's inactivity timer runs out (seconds to tens of seconds of
+    /// radio-on current, set by the operator); a modem told that nothing more is
+    /// expected can ask the network to release the connection at once. Only where [`Profile::can_hint_idle`]. A
+    /// best-effort hint: written at most once per queue-mode period, after the
+    /// socket's pending traffic, and whatever the modem answers, nothing fails.
+    IdleHint {
+        /// Modem handle.
+        handle: ModemHandle,
+    },
     /// Ask the modem which local port a socket got.
     LocalPort {
         /// Modem handle.
@@ -453,6 +465,14 @@ pub trait Profile {
     /// held until the modem restarts. (Where the host chooses handles, a leftover
     /// shows up as "in use" on the next open of that handle and is closed then.)
     fn can_close_all(&self) -> bool {
+        false
+    }
+
+    /// True when the modem can be told that a socket's traffic is over for now
+    /// ([`Op::IdleHint`]): `queue_mode_rx_off` on a connected socket then sends
+    /// the hint once, in the background, so that the modem can leave connected
+    /// mode early. A modem that refuses it fails nothing.
+    fn can_hint_idle(&self) -> bool {
         false
     }
 

@@ -1,16 +1,17 @@
 //! Choosing the next command: the driver's scheduler.
 //!
 //! One command at a time, chosen by priority: closes (they free modem resources),
-//! the queued send, reads of buffered datagrams, opens, network bring-up, and last
-//! the background polls. User traffic therefore never waits behind polling, and
-//! bring-up runs only while a socket waits for it.
+//! the queued send, reads of buffered datagrams, idle hints of sockets in queue
+//! mode, opens, network bring-up, and last the background polls. User traffic
+//! therefore never waits behind polling, and bring-up runs only while a socket waits
+//! for it.
 
 use crate::command::{Completion, Outcome};
 use crate::error::Reason;
 use crate::fmt::warning;
 use crate::network::NetState;
 use crate::profile::{Command, Final, Op, Profile};
-use crate::socket::{Connecting, Phase, TxState};
+use crate::socket::{Connecting, IdleHint, Phase, TxState};
 use crate::state::{connected, Scratch, State};
 use crate::time::Instant;
 
@@ -65,7 +66,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     }
 
     /// Choose the next command, write its line into the engine and start it.
-    /// User traffic goes first: closes, then sends, then reads, then bring-up.
+    /// User traffic goes first: closes, then sends, then reads, then idle hints,
+    /// then opens and bring-up.
     pub fn start_next(&mut self) {
         if !self.engine.is_idle(self.now) {
             return;
@@ -130,6 +132,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             match op {
                 Op::Open { .. } => s.modem_open = true,
                 Op::Send { len, .. } => s.tx = TxState::InFlight(len),
+                Op::IdleHint { .. } => s.idle_hint = IdleHint::InFlight,
                 _ => {}
             }
         }
@@ -159,6 +162,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             }
             (Op::LocalPort { .. }, Some(s)) => s.phase = connected(s),
             (Op::CloseAll, _) => self.sweep_handles = false,
+            // A hint the profile cannot write is simply not given.
+            (Op::IdleHint { .. }, Some(s)) => s.idle_hint = IdleHint::Sent,
             (Op::Open { .. }, Some(s)) => s.phase = Phase::ConnectFailed(Reason::InvalidHost),
             (Op::Resolve, _) => {
                 self.resolver.phase = crate::resolve::Phase::Done(Err(Reason::InvalidHost))
@@ -213,7 +218,14 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 }
             }
         }
-        // 4. The host name query, opens and local-port queries, once the network is
+        // 4. Idle hints of sockets in queue mode: after their own traffic (the send
+        // and reads above), so that the hint is the last word of the exchange.
+        for (i, s) in self.sockets.iter().enumerate() {
+            if let Some(handle) = s.idle_hint_due() {
+                return Some((Op::IdleHint { handle }, Some(i)));
+            }
+        }
+        // 5. The host name query, opens and local-port queries, once the network is
         // ready.
         if self.net.is_ready() && self.resolver.wants_network() {
             return Some((Op::Resolve, None));
@@ -240,7 +252,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 }
             }
         }
-        // 5. Bring-up, only while someone waits for it.
+        // 6. Bring-up, only while someone waits for it.
         if self.network_wanted() {
             if self.net.started.is_none() {
                 self.net.started = Some(self.now);
@@ -249,7 +261,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 return Some((op, None));
             }
         }
-        // 6. Background polls, last of all.
+        // 7. Background polls, last of all.
         if self.signal_due && self.net.is_ready() {
             self.signal_due = false;
             return Some((Op::SignalQuality, None));
@@ -284,6 +296,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 // Exactly what `choose` would start now (anything else waits for an
                 // event, and counting it would make `poll_at` say "now" forever).
                 (s.pending_read && matches!(s.phase, Phase::Connected | Phase::Shutdown))
+                    || s.idle_hint_due().is_some()
                     || matches!(s.phase, Phase::Closing(_))
                     || matches!(
                         s.phase,

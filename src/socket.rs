@@ -111,6 +111,21 @@ pub(crate) enum TxState {
     Done(Result<u16, Reason>),
 }
 
+/// Where the idle hint of a socket in queue mode stands ([`crate::profile::Op::IdleHint`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdleHint {
+    /// Not asked for since the socket's last traffic (or the profile has none).
+    None,
+    /// `queue_mode_rx_off` asked for it; the scheduler writes it when the socket's
+    /// own work is done.
+    Wanted,
+    /// Written, its answer not yet in.
+    InFlight,
+    /// Written and answered (whatever the answer): not again until the socket's
+    /// next traffic.
+    Sent,
+}
+
 /// A byte ring holding whole datagrams, each behind a two-byte header.
 ///
 /// A datagram is stored whole or not at all, so a full ring drops the new datagram
@@ -319,6 +334,8 @@ pub(crate) struct Socket<const RX: usize> {
     pub discard_tx: bool,
     pub pending_read: bool,
     pub rx_off: bool,
+    /// The idle hint of the current queue-mode period.
+    pub idle_hint: IdleHint,
     pub tx: TxState,
     pub rx: RxRing<RX>,
     pub stats: SocketStats,
@@ -344,6 +361,7 @@ impl<const RX: usize> Socket<RX> {
             discard_tx: false,
             pending_read: false,
             rx_off: false,
+            idle_hint: IdleHint::None,
             tx: TxState::Idle,
             rx: RxRing::new(),
             stats: SocketStats {
@@ -372,6 +390,7 @@ impl<const RX: usize> Socket<RX> {
         self.discard_tx = false;
         self.pending_read = false;
         self.rx_off = false;
+        self.idle_hint = IdleHint::None;
         self.tx = TxState::Idle;
         self.rx.clear();
         self.stats = SocketStats::default();
@@ -389,9 +408,27 @@ impl<const RX: usize> Socket<RX> {
         }
     }
 
+    /// Reception is wanted again (any call that sends, receives, connects or
+    /// closes): queue mode ends, and an idle hint not yet written is withdrawn; the
+    /// next `queue_mode_rx_off` asks for a new one.
+    pub fn rx_on(&mut self) {
+        self.rx_off = false;
+        self.idle_hint = IdleHint::None;
+    }
+
+    /// The idle hint to write now, if one is wanted: only for a connected socket
+    /// the modem holds, by its handle.
+    pub fn idle_hint_due(&self) -> Option<ModemHandle> {
+        let due =
+            self.idle_hint == IdleHint::Wanted && self.phase == Phase::Connected && self.modem_open;
+        self.handle.filter(|_| due)
+    }
+
     /// The modem says this socket is gone.
     pub fn lose(&mut self, reason: Reason) {
         self.pending_read = false;
+        // A lost socket is never hinted (a reconnect starts a new period).
+        self.idle_hint = IdleHint::None;
         if let TxState::Queued(_) | TxState::InFlight(_) = self.tx {
             self.tx = TxState::Done(Err(reason));
         }

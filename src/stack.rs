@@ -145,8 +145,9 @@ where
         self.driver.reuse_last_port(h)
     }
 
-    /// See [`Driver::queue_mode_rx_off`].
+    /// See [`Driver::queue_mode_rx_off`]. Polls after the call, so that an idle
+    /// hint the modem can take goes out at once.
     pub fn queue_mode_rx_off(&mut self, h: SocketHandle) -> Result<(), Error> {
-        self.driver.queue_mode_rx_off(h)
+        self.around(|d| d.queue_mode_rx_off(h))
     }
 }

@@ -14,7 +14,7 @@ use crate::network::{
 };
 use crate::profile::{Event, Final, Info, ModemHandle, Op, Profile, Urc};
 use crate::resolve::Resolver;
-use crate::socket::{Connecting, Phase, Socket, TxState};
+use crate::socket::{Connecting, IdleHint, Phase, Socket, TxState};
 use crate::time::Instant;
 use crate::Config;
 
@@ -41,6 +41,9 @@ pub struct Stats {
     pub rx_bytes: u64,
     /// Bytes written to the modem.
     pub tx_bytes: u64,
+    /// Idle hints ([`Op::IdleHint`], queue mode) the modem refused or did not
+    /// answer. Nothing failed for the application: the hint is best effort.
+    pub idle_hints_refused: u32,
 }
 
 impl Stats {
@@ -54,6 +57,7 @@ impl Stats {
         uart_errors: 0,
         rx_bytes: 0,
         tx_bytes: 0,
+        idle_hints_refused: 0,
     };
 }
 
@@ -537,6 +541,21 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             Op::CloseAll => {
                 // Done or not, the sweep is not repeated until another open fails.
                 self.sweep_handles = false;
+            }
+            Op::IdleHint { .. } => {
+                // A hint: refused or unanswered, nothing fails; it is not repeated
+                // until the socket's next traffic and next `queue_mode_rx_off`.
+                if !ok && c.outcome != Outcome::Aborted {
+                    debug!("idle hint not taken: {:?}", c.outcome);
+                    self.stats.idle_hints_refused += 1;
+                }
+                if let Some(s) = slot.and_then(|i| self.sockets.get_mut(i)) {
+                    // Still in flight: no call on the socket withdrew it meanwhile
+                    // (one that did re-armed it for the next queue-mode period).
+                    if s.idle_hint == IdleHint::InFlight {
+                        s.idle_hint = IdleHint::Sent;
+                    }
+                }
             }
             Op::SignalQuality => {}
             Op::Resolve => self.resolve_done(ok, failure),

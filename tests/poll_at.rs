@@ -4,6 +4,7 @@
 mod common;
 
 use cellsock::modems::bg96::Bg96;
+use cellsock::modems::nrf91_slm::Nrf91Slm;
 use cellsock::replay::{ReplayUart, VirtualClock};
 use cellsock::{AddressFamily, Config, Driver, Error, Instant, NetStack};
 use common::answer;
@@ -42,4 +43,79 @@ fn poll_at_is_in_the_future_when_idle_even_after_a_timeout() {
         "poll_at {at:?} is not after now {:?}",
         now(&clock)
     );
+}
+
+/// Answer the complete command lines an nRF91 driver wrote, like a healthy Serial
+/// Modem on the default bearer; returns the lines answered.
+fn answer_nrf91<const N: usize, const RX: usize>(
+    net: &mut NetStack<'_, Nrf91Slm, ReplayUart, VirtualClock, N, RX>,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    net.poll();
+    loop {
+        let written = net.uart.written().to_vec();
+        let Some(end) = written.iter().position(|&b| b == b'\r') else {
+            break;
+        };
+        let line = String::from_utf8_lossy(&written[..end]).into_owned();
+        net.uart.take_written(end + 1);
+        let reply: &[u8] = match line.as_str() {
+            "AT+CPIN?" => b"\r\n+CPIN: READY\r\n\r\nOK\r\n",
+            "AT+CEREG?" => b"\r\n+CEREG: 1,1\r\n\r\nOK\r\n",
+            "AT+CGPADDR=0" => b"\r\n+CGPADDR: 0,\"10.0.0.2\"\r\n\r\nOK\r\n",
+            l if l.starts_with("AT#XSOCKET=") => b"\r\n#XSOCKET: 0,2,17\r\n\r\nOK\r\n",
+            _ => b"\r\nOK\r\n",
+        };
+        lines.push(line);
+        net.uart.feed(reply);
+        net.poll();
+    }
+    lines
+}
+
+#[test]
+fn poll_at_wakes_for_the_idle_hint_and_only_until_it_is_written() {
+    let mut config = Config::new("").unwrap();
+    config.context_id = 0;
+    let mut driver: Driver<Nrf91Slm, 2, 2048> = Driver::new(Nrf91Slm::new(), config);
+    let clock = VirtualClock::new();
+    let mut net = NetStack::new(&mut driver, ReplayUart::new(None), clock.clone());
+    let s = net.create(AddressFamily::Unspecified).unwrap();
+    while net.connect(s, "192.0.2.1", "5683") == Err(Error::InProgress) {
+        answer_nrf91(&mut net);
+        clock.advance(10);
+    }
+    let now = |c: &VirtualClock| Instant::from_millis(c.now_ms());
+    net.poll();
+    assert!(net.driver.poll_at().unwrap() > now(&clock));
+
+    // The driver's own call (no poll after it): the hint is work waiting, so
+    // poll_at says "now" ...
+    assert_eq!(net.driver.queue_mode_rx_off(s), Ok(()));
+    assert!(net.driver.poll_at().unwrap() <= now(&clock));
+    // ... and the next poll writes it, once.
+    assert_eq!(answer_nrf91(&mut net), ["AT#XSOCKETOPT=0,1,61,1"]);
+    assert!(net.driver.poll_at().unwrap() > now(&clock));
+    assert_eq!(net.driver.queue_mode_rx_off(s), Ok(()));
+    assert!(net.driver.poll_at().unwrap() > now(&clock), "not again");
+    assert!(answer_nrf91(&mut net).is_empty());
+}
+
+#[test]
+fn poll_at_stays_idle_after_rx_off_without_an_idle_hint() {
+    // The BG96 has no idle hint: queue mode only pauses the background poll.
+    let mut driver: Driver<Bg96, 2, 2048> =
+        Driver::new(Bg96::new(), Config::new("internet").unwrap());
+    let clock = VirtualClock::new();
+    let mut net = NetStack::new(&mut driver, ReplayUart::new(None), clock.clone());
+    let s = net.create(AddressFamily::Unspecified).unwrap();
+    while net.connect(s, "192.0.2.1", "5683") == Err(Error::InProgress) {
+        answer(&mut net);
+        clock.advance(10);
+    }
+    let now = |c: &VirtualClock| Instant::from_millis(c.now_ms());
+    net.poll();
+    assert_eq!(net.driver.queue_mode_rx_off(s), Ok(()));
+    assert!(net.driver.poll_at().unwrap() > now(&clock));
+    assert!(answer(&mut net).is_empty());
 }

@@ -690,6 +690,11 @@ impl Modem {
             }
             return plain(format!("\r\n#XCLOSE: {h},0\r\n").as_bytes());
         }
+        if line.starts_with(b"AT#XSOCKETOPT=") {
+            // Release assistance, the idle hint of queue mode: a bare OK (refused
+            // above like any command when the fault says so); nothing to model.
+            return plain(b"");
+        }
         self.notes.push(Note::Unknown(line.to_vec()));
         plain(b"")
     }

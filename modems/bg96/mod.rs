@@ -113,6 +113,8 @@ impl Profile for Bg96 {
             // No close-all command (`can_close_all` is false): never asked.
             Op::Close { .. } | Op::CloseAll => CloseSocket::MAX_TIMEOUT_MS,
             Op::LocalPort { .. } => QuerySocket::MAX_TIMEOUT_MS,
+            // No idle hint (`can_hint_idle` is false): never asked.
+            Op::IdleHint { .. } => QuerySocket::MAX_TIMEOUT_MS,
             Op::SignalQuality => QuerySignal::MAX_TIMEOUT_MS,
             Op::Resolve => ResolveHost::MAX_TIMEOUT_MS,
         }

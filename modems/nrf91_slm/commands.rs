@@ -274,9 +274,10 @@ pub struct CloseSocket {
     pub handle: u8,
 }
 
-/// `AT#XSOCKETOPT=<handle>,1,61,<value>`: release assistance indication
-/// (`AT_SO_RAI`). Declared for completeness; the core has no op that sends it yet
-/// (see the README, "Not done").
+/// `AT#XSOCKETOPT=<handle>,1,61,<value>` -> `OK` (`ERROR` for an unknown handle):
+/// release assistance indication (`AT_SO_RAI`). The profile sends it with value 1
+/// (`RAI_NO_DATA`: no more data is expected, so the modem can leave connected
+/// mode at once) as the core's `Op::IdleHint`, which `queue_mode_rx_off` asks for.
 #[derive(Clone, AtatCmd)]
 #[at_cmd("#XSOCKETOPT", NoResponse, timeout_ms = 2000)]
 pub struct ReleaseAssistance {

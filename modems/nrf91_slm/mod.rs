@@ -94,6 +94,14 @@ const MAX_SEND: usize = 1460;
 /// Largest datagram one receive hands over (`sm_data_buf`, 2048 bytes).
 const MAX_RECV: usize = 2048;
 
+/// `AT#XSOCKETOPT` operation: set.
+const SOCKETOPT_SET: u8 = 1;
+/// `AT#XSOCKETOPT` option: release assistance indication.
+const AT_SO_RAI: u8 = 61;
+/// `AT_SO_RAI` value: no more data is expected (the modem may leave connected
+/// mode at once).
+const RAI_NO_DATA: u8 = 1;
+
 /// `POLLIN` in `#XAPOLL` revents.
 const POLLIN: u32 = 1;
 /// `POLLERR | POLLHUP | POLLNVAL` in `#XAPOLL` revents.
@@ -174,6 +182,7 @@ impl Profile for Nrf91Slm {
             Op::Read { .. } => ReceiveFrom::MAX_TIMEOUT_MS,
             Op::Close { .. } => CloseSocket::MAX_TIMEOUT_MS,
             Op::CloseAll => CloseAll::MAX_TIMEOUT_MS,
+            Op::IdleHint { .. } => ReleaseAssistance::MAX_TIMEOUT_MS,
             Op::LocalPort { .. } => Probe::MAX_TIMEOUT_MS,
             Op::SignalQuality => QuerySignal::MAX_TIMEOUT_MS,
             Op::Resolve => GetAddrInfo::MAX_TIMEOUT_MS,
@@ -225,6 +234,11 @@ impl Profile for Nrf91Slm {
 
     fn can_close_all(&self) -> bool {
         // `AT#XCLOSE` without a handle (also the last configuration step).
+        true
+    }
+
+    fn can_hint_idle(&self) -> bool {
+        // Release assistance: `AT#XSOCKETOPT=<h>,1,61,1` (`AT_SO_RAI`, `RAI_NO_DATA`).
         true
     }
 
@@ -411,6 +425,16 @@ impl Profile for Nrf91Slm {
                 ),
                 Op::Close { handle } => emit(&CloseSocket { handle }, SHORT, out),
                 Op::CloseAll => emit(&CloseAll, SHORT, out),
+                Op::IdleHint { handle } => emit(
+                    &ReleaseAssistance {
+                        handle,
+                        op: SOCKETOPT_SET,
+                        name: AT_SO_RAI,
+                        value: RAI_NO_DATA,
+                    },
+                    SHORT,
+                    out,
+                ),
                 _ => Err(FormatError::Unsupported),
             },
         }
@@ -541,6 +565,15 @@ fn host_line_op(line: &[u8]) -> Option<Op> {
     }
     if let Some(p) = strip_ci(line, b"AT#XCLOSE=") {
         return Some(Op::Close { handle: handle(p)? });
+    }
+    if let Some(p) = strip_ci(line, b"AT#XSOCKETOPT=") {
+        // <handle>,1,61,<value>: release assistance set. Other options (and gets,
+        // which answer `#XSOCKETOPT: <value>`) are no op of ours.
+        let mut f = fields(p);
+        let h = f.next().and_then(small)?;
+        let set = f.next().and_then(number)? == u32::from(SOCKETOPT_SET);
+        let rai = f.next().and_then(number)? == u32::from(AT_SO_RAI);
+        return (set && rai).then_some(Op::IdleHint { handle: h });
     }
     None
 }
@@ -824,15 +857,29 @@ mod tests {
         );
         assert_eq!(plain(Op::CloseAll).as_deref(), Ok("AT#XCLOSE\r"));
         assert_eq!(plain(Op::SignalQuality).as_deref(), Ok("AT+CESQ\r"));
-        let mut buf = [0u8; 64];
-        let rai = ReleaseAssistance {
-            handle: 2,
-            op: 1,
-            name: 61,
-            value: 1,
+        assert!(p.can_hint_idle());
+        assert_eq!(
+            plain(Op::IdleHint { handle: 2 }).as_deref(),
+            Ok("AT#XSOCKETOPT=2,1,61,1\r")
+        );
+        assert_eq!(
+            plain(Op::IdleHint { handle: 7 }).as_deref(),
+            Ok("AT#XSOCKETOPT=7,1,61,1\r")
+        );
+        assert_eq!(p.timeout_ms(Op::IdleHint { handle: 2 }), 2000);
+        // Its answers: a bare OK or ERROR, finals outside a send.
+        let ctx = Context {
+            op: Some(Op::IdleHint { handle: 2 }),
+            awaiting_prompt: false,
         };
-        let n = emit(&rai, SHORT, &mut buf).expect("fits");
-        assert_eq!(&buf[..n], b"AT#XSOCKETOPT=2,1,61,1\r");
+        assert_eq!(
+            p.classify(Frame::Line(b"OK"), &ctx),
+            Event::Final(Final::Ok)
+        );
+        assert_eq!(
+            p.classify(Frame::Line(b"ERROR"), &ctx),
+            Event::Final(Final::Error)
+        );
     }
 
     #[test]
@@ -920,6 +967,16 @@ mod tests {
         assert_eq!(op(b"AT#XRECV=1,0,0,10"), Some(Op::Read { handle: 1 }));
         assert_eq!(op(b"AT#XCLOSE=2"), Some(Op::Close { handle: 2 }));
         assert_eq!(op(b"AT#XCLOSE"), Some(Op::Init(6)));
+        assert_eq!(
+            op(b"AT#XSOCKETOPT=3,1,61,1"),
+            Some(Op::IdleHint { handle: 3 })
+        );
+        assert_eq!(
+            op(b"AT#XSOCKETOPT=3,1,61,4"),
+            Some(Op::IdleHint { handle: 3 })
+        );
+        assert_eq!(op(b"AT#XSOCKETOPT=3,0,61"), None, "a get");
+        assert_eq!(op(b"AT#XSOCKETOPT=3,1,2,1"), None, "SO_REUSEADDR");
         assert_eq!(
             op(b"AT#XSOCKET=1,2,0"),
             Some(Op::Open {

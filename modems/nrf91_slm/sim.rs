@@ -43,6 +43,12 @@
 //!   socket's context not active). `AT#XCLOSE=<h>` → `#XCLOSE: <h>,0`, `OK`
 //!   (`ERROR` for an unknown handle); `AT#XCLOSE` closes all, one line each.
 //!   `AT#XSOCKET?` lists them.
+//! * **Release assistance**: `AT#XSOCKETOPT=<h>,1,61,<1..5>` (`AT_SO_RAI` set) →
+//!   `OK` for an allocated handle (the firmware passes it to `setsockopt` on the
+//!   socket, connected or not), `ERROR` for an unknown handle or another value;
+//!   recorded ([`Nrf91Sim::release_assistance`]) and otherwise without effect (no
+//!   radio state is simulated). Other socket options, and gets, answer `ERROR`
+//!   (not simulated).
 //! * **Send**: `AT#XSEND=<h>,2,<flags>,<len>` answers `OK` and enters data mode,
 //!   takes exactly `len` bytes (nothing in them is special), sends one datagram
 //!   and leaves with `#XDATAMODE: 0`, or `+++` and `#XDATAMODE: -1` when the send
@@ -327,6 +333,8 @@ pub struct Nrf91Sim {
     push_after: Nanos,
     stats: SimStats,
     rx_buf: Vec<u8>,
+    /// Every release assistance indication taken: (handle, value).
+    rai: Vec<(u8, u8)>,
 }
 
 fn ms(ms: u32) -> Nanos {
@@ -382,6 +390,7 @@ impl Nrf91Sim {
             push_after: 0,
             stats: SimStats::default(),
             rx_buf: vec![0u8; MAX_RECV + 1],
+            rai: Vec::new(),
             cfg,
         };
         sim.reset_contexts();
@@ -472,6 +481,13 @@ impl Nrf91Sim {
             .as_ref()
             .filter(|s| s.udp.is_some())
             .map(|s| s.lport)
+    }
+
+    /// Every release assistance indication the modem took
+    /// (`AT#XSOCKETOPT=<h>,1,61,<value>`), in order: (handle, value). Kept across
+    /// reboots.
+    pub fn release_assistance(&self) -> &[(u8, u8)] {
+        &self.rai
     }
 
     /// Datagrams waiting in the modem for handle `h`.
@@ -840,6 +856,7 @@ impl Nrf91Sim {
             ("AT#XCONNECT", Form::Set(a)) => self.xconnect(t, a),
             ("AT#XCLOSE", Form::Exec) => self.xclose_all(t),
             ("AT#XCLOSE", Form::Set(a)) => self.xclose(t, a),
+            ("AT#XSOCKETOPT", Form::Set(a)) => self.xsocketopt(t, a),
             ("AT#XSEND", Form::Set(a)) => self.xsend(t, a),
             ("AT#XSENDTO", Form::Set(a)) => self.xsendto(t, a),
             ("AT#XGETADDRINFO", Form::Set(a)) => self.xgetaddrinfo(t, a),
@@ -1155,6 +1172,22 @@ impl Nrf91Sim {
         out.extend_from_slice(b"\r\nOK\r\n");
         let at = self.reply_at(t).max(t + ms(self.cfg.latency.close_ms));
         self.answer(at, out);
+    }
+
+    /// `AT#XSOCKETOPT=<h>,1,61,<value>`: release assistance (`AT_SO_RAI`), values
+    /// 1..=5 (`RAI_NO_DATA` ... `RAI_WAIT_MORE`). Nothing else is simulated.
+    fn xsocketopt(&mut self, t: Nanos, a: &str) {
+        let Some(args) = split_args(a) else {
+            return self.error(t);
+        };
+        let num = |i: usize| args.get(i).and_then(Arg::num);
+        let (Some(h), Some(1), Some(61), Some(value @ 1..=5), 4) =
+            (self.handle_arg(&args), num(1), num(2), num(3), args.len())
+        else {
+            return self.error(t);
+        };
+        self.rai.push((h, value as u8));
+        self.ok(t)
     }
 
     fn xclose_all(&mut self, t: Nanos) {

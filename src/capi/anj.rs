@@ -385,8 +385,10 @@ pub unsafe extern "C" fn anj_udp_get_inner_mtu(ctx: *mut AnjNetCtx, out_value: *
 
 /// `int anj_udp_queue_mode_rx_off(anj_net_ctx_t *ctx)` (1.0.0 and later).
 ///
-/// Anjay will not receive until its next send: the driver stops background work for
-/// this socket; any later call on it turns reception back on. Idempotent.
+/// Anjay will not receive until its next exchange: the driver stops background work
+/// for this socket, and where the modem can take one (nRF91 release assistance)
+/// sends it an idle hint, once, in the background; the next connect, send, recv or
+/// close turns reception back on. Idempotent; always OK at once for a live socket.
 ///
 /// # Safety
 ///
@@ -395,7 +397,10 @@ pub unsafe extern "C" fn anj_udp_get_inner_mtu(ctx: *mut AnjNetCtx, out_value: *
 #[no_mangle]
 pub unsafe extern "C" fn anj_udp_queue_mode_rx_off(ctx: *mut AnjNetCtx) -> c_int {
     let r = with_socket(ctx, |call| {
-        Ok(call.inst.driver.queue_mode_rx_off(call.handle)?)
+        let r = call.inst.driver.queue_mode_rx_off(call.handle);
+        // The idle hint, if any, goes out now.
+        call.inst.poll();
+        Ok(r?)
     });
     finish(r)
 }

@@ -471,6 +471,7 @@ fn stat<P: Profile>(s: &Stats, d: &ReplayDriver<P>, name: &str) -> Result<u64, S
         "echo_lines" => s.driver.echo_lines.into(),
         "stray_datagrams" => s.driver.stray_datagrams.into(),
         "dropped_ring_full" => s.driver.dropped_ring_full.into(),
+        "idle_hints_refused" => s.driver.idle_hints_refused.into(),
         "commands" => s.engine.commands.into(),
         "timeouts" => s.engine.timeouts.into(),
         "stray_finals" => s.engine.stray_finals.into(),

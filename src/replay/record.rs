@@ -299,6 +299,13 @@ impl Recorder {
         l.call(words, result_text(r, state_text), false);
     }
 
+    /// Report a `queue_mode_rx_off` call.
+    pub fn rx_off(&self, h: SocketHandle, r: &Result<(), Error>) {
+        let mut l = self.lock();
+        let words = vec![b"rx_off".to_vec(), l.name(h)];
+        l.call(words, result_text(r, |_| String::new()), true);
+    }
+
     /// Report an `inner_mtu` call.
     pub fn mtu(&self, h: SocketHandle, r: &Result<usize, Error>) {
         let mut l = self.lock();

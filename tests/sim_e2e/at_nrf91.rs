@@ -142,6 +142,25 @@ fn nrf91_sim_answers_as_the_firmware_does() {
         m.at("AT#XSOCKET?"),
         "\r\n#XSOCKET: 0,1,0,2,0\r\n\r\n#XSOCKET: 1,1,0,2,0\r\n\r\nOK\r\n"
     );
+    // Release assistance: taken for an allocated handle, with values 1..=5.
+    assert_eq!(m.at("AT#XSOCKETOPT=0,1,61,1"), "\r\nOK\r\n");
+    assert_eq!(
+        m.at("AT#XSOCKETOPT=1,1,61,5"),
+        "\r\nOK\r\n",
+        "not connected"
+    );
+    assert_eq!(
+        m.at("AT#XSOCKETOPT=5,1,61,1"),
+        "\r\nERROR\r\n",
+        "unknown handle"
+    );
+    assert_eq!(m.at("AT#XSOCKETOPT=0,1,61,6"), "\r\nERROR\r\n", "bad value");
+    assert_eq!(
+        m.at("AT#XSOCKETOPT=0,1,2,1"),
+        "\r\nERROR\r\n",
+        "other options: not simulated"
+    );
+    assert_eq!(m.sim.release_assistance(), [(0, 1), (1, 5)]);
     assert_eq!(m.at("AT#XCLOSE=5"), "\r\nERROR\r\n", "unknown handle");
     assert_eq!(m.at("AT#XCLOSE=1"), "\r\n#XCLOSE: 1,0\r\n\r\nOK\r\n");
 

@@ -802,6 +802,52 @@ fn zero_length_datagram_is_sent_or_refused_at_once(m: Modem) {
     rig.check_sent_reached_server();
 }
 
+// ----- queue mode -------------------------------------------------------------------
+
+per_modem!(queue_mode_rx_off_hints_once_per_idle_period);
+fn queue_mode_rx_off_hints_once_per_idle_period(m: Modem) {
+    // rx_off answers at once; where the modem has release assistance (nRF91) it
+    // gets one hint per queue-mode period (RAI_NO_DATA), none for repeated calls;
+    // traffic ends the period. The BG96 gets nothing.
+    let mut rig = Rig::new(m);
+    let a = rig.create();
+    let b = rig.create();
+    assert_eq!(rig.connect(a), Ok(()));
+    assert_eq!(rig.connect(b), Ok(()));
+    rig.echo_ok(a, b"register");
+    let (ia, ib) = (rig.id(a), rig.id(b));
+    assert_eq!(rig.rx_off(a), Ok(()));
+    assert_eq!(rig.rx_off(a), Ok(()));
+    rig.wait(1_000);
+    assert_eq!(rig.rx_off(a), Ok(()));
+    rig.wait(1_000);
+    let hint = |id: u8| if m.is_bg96() { vec![] } else { vec![(id, 1)] };
+    assert_eq!(rig.sim.release_assistance(), hint(ia));
+    // Queue mode survives the idle time; the next exchange ends it.
+    assert_eq!(rig.net.state(a), Ok(SocketState::Connected));
+    rig.echo_ok(a, b"update");
+    rig.echo_ok(b, b"other socket");
+    assert_eq!(rig.rx_off(b), Ok(()));
+    assert_eq!(rig.rx_off(a), Ok(()));
+    rig.wait(1_000);
+    // One each, in either order (a read may still be in flight when `b` asks).
+    let want = rig.sim.release_assistance();
+    let first = hint(ia);
+    assert_eq!(&want[..first.len()], &first[..]);
+    let mut second = want[first.len()..].to_vec();
+    second.sort();
+    let mut each = [hint(ia), hint(ib)].concat();
+    each.sort();
+    assert_eq!(second, each, "one hint per socket in the second period");
+    rig.echo_ok(a, b"still works");
+    // A closed socket gets no hint.
+    assert_eq!(rig.close(b), Ok(()));
+    assert_eq!(rig.rx_off(b), Ok(()));
+    rig.wait(1_000);
+    assert_eq!(rig.sim.release_assistance(), want);
+    rig.check_sent_reached_server();
+}
+
 // ----- recordings -------------------------------------------------------------------
 
 per_modem!(a_recorded_session_replays_green);
@@ -822,6 +868,9 @@ fn a_recorded_session_replays_green(m: Modem) {
     rig.echo_ok(a, &binary);
     rig.echo_ok(b, b"\"\"");
     rig.echo_ok(a, &vec![0x3d; 1460]);
+    // Queue mode on `a` (on the nRF91 the idle hint goes out and is replayed too).
+    assert_eq!(rig.rx_off(a), Ok(()));
+    rig.wait(50);
     rig.sim.inject(Fault::SocketClosed(rig.id(b)));
     lost_then_recovers(&mut rig, b, Reason::SocketClosed);
     rig.echo_ok(b, b"x");

@@ -235,6 +235,9 @@ pub trait TestSim: SimModem {
     fn connected(&self) -> Vec<u8>;
     fn socket_in_use(&self, id: u8) -> bool;
     fn local_port(&self, id: u8) -> Option<u16>;
+    /// Every release assistance indication the modem took: (socket, value). The
+    /// BG96 has none.
+    fn release_assistance(&self) -> Vec<(u8, u8)>;
 }
 
 impl TestSim for Bg96Sim {
@@ -254,6 +257,9 @@ impl TestSim for Bg96Sim {
     }
     fn local_port(&self, id: u8) -> Option<u16> {
         Bg96Sim::local_port(self, id as usize)
+    }
+    fn release_assistance(&self) -> Vec<(u8, u8)> {
+        Vec::new()
     }
 }
 
@@ -275,6 +281,9 @@ impl TestSim for Nrf91Sim {
     }
     fn local_port(&self, id: u8) -> Option<u16> {
         Nrf91Sim::local_port(self, id)
+    }
+    fn release_assistance(&self) -> Vec<(u8, u8)> {
+        Nrf91Sim::release_assistance(self).to_vec()
     }
 }
 
@@ -349,6 +358,7 @@ pub trait Net {
     fn state(&self, h: SocketHandle) -> Result<SocketState, Error>;
     fn inner_mtu(&self, h: SocketHandle) -> Result<usize, Error>;
     fn reuse_last_port(&mut self, h: SocketHandle) -> Result<(), Error>;
+    fn queue_mode_rx_off(&mut self, h: SocketHandle) -> Result<(), Error>;
     fn poll_at(&self) -> Option<Instant>;
     fn local_port(&self, h: SocketHandle) -> Result<Option<u16>, Error>;
     fn bytes_sent(&self, h: SocketHandle) -> Result<u64, Error>;
@@ -392,6 +402,9 @@ impl<P: Profile> Net for Stack<P> {
     }
     fn reuse_last_port(&mut self, h: SocketHandle) -> Result<(), Error> {
         NetStack::reuse_last_port(self, h)
+    }
+    fn queue_mode_rx_off(&mut self, h: SocketHandle) -> Result<(), Error> {
+        NetStack::queue_mode_rx_off(self, h)
     }
     fn poll_at(&self) -> Option<Instant> {
         self.driver.poll_at()
@@ -721,6 +734,13 @@ impl Rig {
             Err(Error::WouldBlock) => None,
             r => Some(r),
         })
+    }
+
+    /// `queue_mode_rx_off`, recorded.
+    pub fn rx_off(&mut self, h: SocketHandle) -> Result<(), Error> {
+        let r = self.net.queue_mode_rx_off(h);
+        self.rec.rx_off(h, &r);
+        r
     }
 
     pub fn echo_ok(&mut self, h: SocketHandle, data: &[u8]) {
