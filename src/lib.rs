@@ -23,8 +23,11 @@
 //!   [`embedded_nal::UdpClientStack`].
 //! * With the `std` feature: [`replay`] runs UART transcripts as tests.
 #![cfg_attr(not(feature = "std"), no_std)]
-// Only the C ABI (`capi`) may use `unsafe`, and it says why at every block.
-#![deny(unsafe_code)]
+// No `unsafe` anywhere, except in the C ABI (`capi`), which says why at every block.
+// Without that feature the rule is `forbid` (no module can lift it); with it,
+// `deny`, lifted by `capi` alone (a crate-wide `forbid` would forbid it there too).
+#![cfg_attr(not(feature = "capi"), forbid(unsafe_code))]
+#![cfg_attr(feature = "capi", deny(unsafe_code))]
 #![warn(missing_docs)]
 // The firmware-side code never panics: no unwrap, expect, panic or unchecked
 // indexing. Host-only tooling (replay, sim) opts out where it is declared.
