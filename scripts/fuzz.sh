@@ -13,6 +13,7 @@
 # in fuzz/corpus/<target> (kept between runs), crashes land in
 # fuzz/artifacts/<target>/, logs in fuzz/logs/<target>.log. Read a crash with
 #   (cd fuzz && CELLSOCK_FUZZ_TRACE=1 cargo run --release --bin replay -- <target> <file>)
+# and, once fixed, keep it in fuzz/regressions/<target>/ (.ci/run replays those).
 # Exit status: 0 when no target crashed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,10 @@ for t in $TARGETS; do
   mkdir -p "fuzz/corpus/$t"
   log="fuzz/logs/$t.log"
   echo "== $t: ${SECS}s (log: $log)"
-  if ! cargo +nightly fuzz run --sanitizer none "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+  # Kept findings (fuzz/regressions/<target>/) seed the run too.
+  extra=()
+  [ -d "fuzz/regressions/$t" ] && extra=("fuzz/regressions/$t")
+  if ! cargo +nightly fuzz run --sanitizer none "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" "${extra[@]}" -- \
       -max_total_time="$SECS" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 >"$log" 2>&1; then
     failed="$failed $t"

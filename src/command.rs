@@ -39,6 +39,10 @@ pub(crate) struct InFlight {
     pub deadline: Instant,
     /// Payload bytes already written.
     pub payload_written: usize,
+    /// While this send waited for its prompt, a frame was lost (left unfinished,
+    /// or not understood): it may have been the prompt, and the modem may be
+    /// counting payload bytes although the driver never saw it ask for them.
+    pub prompt_in_doubt: bool,
 }
 
 /// How an exchange ended.
@@ -136,6 +140,7 @@ impl Engine {
             stage: Stage::Command,
             deadline: now.after(timeout_ms),
             payload_written: 0,
+            prompt_in_doubt: false,
         });
         self.stats.commands += 1;
     }
@@ -167,8 +172,24 @@ impl Engine {
         }
     }
 
-    /// A final result arrived at `now`.
-    pub fn on_final(&mut self, result: Final, now: Instant) -> Option<Completion> {
+    /// A frame was lost (flushed unfinished, or not understood): if a send waits
+    /// for its prompt, that frame may have been the prompt.
+    pub fn frame_lost(&mut self) {
+        if let Some(f) = self.inflight.as_mut() {
+            if f.stage == Stage::Prompt {
+                f.prompt_in_doubt = true;
+            }
+        }
+    }
+
+    /// A final result arrived at `now`. `abort` is how the modem gives up a
+    /// payload, should this be a refusal of a send whose prompt may have been lost.
+    pub fn on_final(
+        &mut self,
+        result: Final,
+        now: Instant,
+        abort: SendAbort,
+    ) -> Option<Completion> {
         match self.inflight {
             // Still writing the command line: the modem cannot be answering it yet.
             Some(f) if f.stage == Stage::Command => {
@@ -184,6 +205,15 @@ impl Engine {
             Some(f) => {
                 self.inflight = None;
                 self.consecutive_timeouts = 0;
+                if f.stage == Stage::Prompt && f.prompt_in_doubt {
+                    // A refusal (or a stray final) while the prompt may have been
+                    // lost: the modem may be counting payload bytes, and would take
+                    // the next command line as payload. Make it give up, as after a
+                    // timeout (harmless to a modem that did refuse), with the same
+                    // quiet period for what the modem answers to the abort.
+                    self.owe_abort(f, abort);
+                    self.quiet_until = Some(now.after(QUARANTINE_MS));
+                }
                 Some(Completion {
                     op: f.op,
                     outcome: Outcome::Final(result),
@@ -218,13 +248,23 @@ impl Engine {
         self.stats.timeouts += 1;
         self.consecutive_timeouts = self.consecutive_timeouts.saturating_add(1);
         self.quiet_until = Some(now.after(QUARANTINE_MS));
+        self.owe_abort(f, abort);
+        Some(Completion {
+            op: f.op,
+            outcome: Outcome::Timeout,
+        })
+    }
+
+    /// A send ended while the modem may still be counting payload bytes: make it
+    /// give up before the next command.
+    fn owe_abort(&mut self, f: InFlight, abort: SendAbort) {
         if let (Stage::Prompt | Stage::Payload | Stage::Final, Op::Send { len, .. }) =
             (f.stage, f.op)
         {
-            // The modem may still be counting payload bytes: make it give up. Even
-            // with the payload all written, bytes may have been lost on the line and
-            // the modem still waits for that many: with no count known, the whole
-            // length is owed (the filler is harmless to a modem not waiting).
+            // Even with the payload all written, bytes may have been lost on the
+            // line and the modem still waits for that many: with no count known,
+            // the whole length is owed (the filler is harmless to a modem not
+            // waiting).
             let owed = match f.stage {
                 Stage::Final => usize::from(len),
                 _ => usize::from(len).saturating_sub(f.payload_written),
@@ -240,10 +280,6 @@ impl Engine {
                 }
             }
         }
-        Some(Completion {
-            op: f.op,
-            outcome: Outcome::Timeout,
-        })
     }
 
     /// The modem restarted: whatever was in flight will never be answered.

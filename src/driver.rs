@@ -198,6 +198,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         if partial && self.state.now.since(self.last_rx) >= self.state.config.rx_gap_ms as u64 {
             // The modem went quiet in the middle of a frame: it will not be finished.
             self.framer.stats.stale_flushes += 1;
+            self.state.engine.frame_lost();
             self.framer.forget_partial();
             self.ingress.clear();
             self.before_command = 0;

@@ -181,7 +181,8 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
     pub fn on_event(&mut self, event: Event<'_>) {
         match event {
             Event::Final(result) => {
-                if let Some(c) = self.engine.on_final(result, self.now) {
+                let abort = self.profile.send_abort();
+                if let Some(c) = self.engine.on_final(result, self.now, abort) {
                     self.complete(c);
                 }
             }
@@ -192,7 +193,10 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             Event::Info(info) => self.on_info(info),
             Event::Urc(urc) => self.on_urc(urc),
             Event::Datagram { handle, data, from } => self.on_datagram(handle, data, from),
-            Event::Unknown => self.stats.unknown_lines += 1,
+            Event::Unknown => {
+                self.stats.unknown_lines += 1;
+                self.engine.frame_lost();
+            }
         }
     }
 
