@@ -203,6 +203,7 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
                 }
             }
         }
+        // 1b. Closing all handles nobody knows, once nothing of ours would go too.
         if self.sweep_due() {
             return Some((Op::CloseAll, None));
         }

@@ -111,7 +111,8 @@ pub(crate) struct State<P: Profile, const N: usize, const RX: usize> {
     /// A signal quality query follows the registration poll.
     pub signal_due: bool,
     /// The modem may hold a handle no socket knows (an open that failed before
-    /// the modem told its handle): close everything once the driver holds nothing.
+    /// the modem told its handle, a close refused twice): close everything once the
+    /// driver holds nothing (only where the profile can, `can_close_all`).
     pub sweep_handles: bool,
 }
 
