@@ -169,6 +169,9 @@ struct Harness<'d, P: Profile> {
     late_expect: Vec<Expect>,
     after: Vec<u8>,
     late: Vec<u8>,
+    /// Commands the driver had written when the late answer was held back: if it
+    /// has written another since, the late answer may end that one.
+    late_commands: u32,
     cut_rest: Option<(Vec<u8>, bool)>,
     max_host: usize,
     max_recv: usize,
@@ -292,6 +295,9 @@ impl<P: Profile> Harness<'_, P> {
         }
         match fault {
             Fault::Late => {
+                if self.late.is_empty() {
+                    self.late_commands = self.stats().engine.commands;
+                }
                 self.late.extend_from_slice(&body);
                 self.late.extend_from_slice(&after);
                 self.modem.silenced = true;
@@ -520,7 +526,10 @@ impl<P: Profile> Harness<'_, P> {
             self.feed(&[], &rest);
         }
         if !self.late.is_empty() {
-            if timed_out {
+            // Out of step: the driver gave up on the command (timed out) or moved
+            // on to another (a stray final answered it), so the late answer may
+            // end whichever command is in flight now (no driver can tell).
+            if timed_out || self.stats().engine.commands != self.late_commands {
                 self.tainted = true;
             }
             self.modem.silenced = false;
@@ -1517,6 +1526,7 @@ pub fn run<P: Profile>(data: &[u8], dialect: Dialect, profile: impl Fn(bool) -> 
         late_expect: Vec::new(),
         after: Vec::new(),
         late: Vec::new(),
+        late_commands: 0,
         cut_rest: None,
         max_host,
         max_recv: limits.max_recv,
