@@ -397,6 +397,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         let slot = self.slot(h)?;
         let st = &mut self.state;
         let in_flight = st.engine.inflight.is_some() && st.op_slot == Some(slot);
+        let sending = st.sending_from(slot);
         let s = st
             .sockets
             .get_mut(slot)
@@ -404,7 +405,7 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
         s.rx.clear();
         s.pending_read = false;
         s.rx_on();
-        if st.tx_owner == Some(slot) && !matches!(s.tx, TxState::InFlight(_)) {
+        if st.tx_owner == Some(slot) && !sending {
             st.tx_owner = None;
             st.tx_payload.clear();
         }

@@ -345,15 +345,25 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         self.net.state = NetState::Probing { next: self.now };
     }
 
+    /// The send buffer of a socket that is lost or closed is freed, unless its send
+    /// is the exchange in flight.
     pub(crate) fn release_tx(&mut self, slot: usize) {
-        let in_flight = self
-            .sockets
-            .get(slot)
-            .is_some_and(|s| matches!(s.tx, TxState::InFlight(_)));
-        if self.tx_owner == Some(slot) && !in_flight {
+        if self.tx_owner == Some(slot) && !self.sending_from(slot) {
             self.tx_owner = None;
             self.tx_payload.clear();
         }
+    }
+
+    /// True while the exchange in flight is a send from `slot`. Its payload stays
+    /// owed to the modem (which may ask for it whatever became of the socket
+    /// meanwhile) until the exchange ends, even once the socket's own send state
+    /// says the send failed.
+    pub(crate) fn sending_from(&self, slot: usize) -> bool {
+        self.op_slot == Some(slot)
+            && self
+                .engine
+                .inflight
+                .is_some_and(|f| matches!(f.op, Op::Send { .. }))
     }
 
     /// Bring-up failed: every socket waiting for the network fails with `reason`.

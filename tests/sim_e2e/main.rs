@@ -962,3 +962,41 @@ fn lost_send_prompt_recovers_within_a_minute(m: Modem) {
     assert!(back, "the socket did not work again within 60 s");
     rig.check_sent_reached_server();
 }
+
+per_modem!(socket_lost_while_a_send_waits_for_its_prompt);
+/// The loss of a socket (closed by the network, or its context deactivated) is
+/// reported while its send waits for the payload prompt: the URC crosses the send
+/// command on the line, so the modem, which took the command first, still asks
+/// for the payload (the nRF91 enters data mode for a handle it has not closed).
+/// The driver must still write the payload it owes, and the send end at once, not
+/// at its timeout (35 s on the nRF91). The campaign found it: the loss freed the
+/// payload, the driver wrote nothing after the prompt, and the modem sat in data
+/// mode until the send timed out.
+fn socket_lost_while_a_send_waits_for_its_prompt(m: Modem) {
+    for lost in [Reason::SocketClosed, Reason::PdpDeactivated] {
+        let (mut rig, a, b) = two_connected(m);
+        let fault = match lost {
+            Reason::SocketClosed => Fault::SocketClosed(rig.id(a)),
+            _ => Fault::PdpDeactivated,
+        };
+        rig.sim.faults().on_command(m.send_cmd(), fault);
+        let t = rig.now();
+        assert_eq!(
+            rig.send(a, b"crossed by the loss"),
+            Err(Error::Failed(lost)),
+            "{lost:?}"
+        );
+        rig.wait(1_000);
+        reconnect_if_lost(&mut rig, a);
+        reconnect_if_lost(&mut rig, b);
+        rig.forget_expected();
+        rig.echo_ok(a, b"a after the loss");
+        rig.echo_ok(b, b"b after the loss");
+        assert!(
+            rig.now() - t < 5_000,
+            "{lost:?}: back after {} ms (the send ran into its timeout)",
+            rig.now() - t
+        );
+        rig.check_sent_reached_server();
+    }
+}

@@ -7,6 +7,10 @@
 //! words (command names, error reasons, bring-up steps); [`Net`] and [`TestSim`]
 //! hide the profile type and the simulator type behind trait objects, so that a
 //! test is an ordinary function of a [`Modem`].
+//!
+//! `tests/campaign.rs` includes this file too (`#[path]`), for its long sessions
+//! on every modem; it keeps its own pace of the clock (see
+//! [`Rig::wait_for_the_network`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant as WallInstant};
@@ -549,6 +553,26 @@ impl Rig {
     /// way through the kernel and the clock waits for it (in real time, briefly).
     pub fn tick(&mut self) {
         self.net.poll();
+        if self.wait_for_the_network() {
+            return;
+        }
+        let now = self.clock.now_ms();
+        let next = [self.net.poll_at(), self.sim.next_event()]
+            .into_iter()
+            .flatten()
+            .min();
+        let next = next.map_or(now + 1, |t| t.as_millis().clamp(now + 1, now + MAX_JUMP_MS));
+        self.clock.set(next);
+        self.sim.step(Instant::from_millis(next));
+    }
+
+    /// While a datagram is on its way through the kernel (the simulator has sent
+    /// more than the echo server got, or the server more than the simulator took
+    /// in): wait briefly in real time, step the simulator at the same virtual time,
+    /// and answer true; the clock must not move on yet. After `ECHO_WAIT` the
+    /// datagram is taken as gone for good (its socket was closed meanwhile) and
+    /// this answers false.
+    pub fn wait_for_the_network(&mut self) -> bool {
         let now = self.clock.now_ms();
         let st = self.sim.stats();
         let at_server = self.echo.count() as u64;
@@ -559,19 +583,12 @@ impl Rig {
             if since.elapsed() < ECHO_WAIT {
                 std::thread::sleep(Duration::from_micros(20));
                 self.sim.step(Instant::from_millis(now));
-                return;
+                return true;
             }
-            // Gone for good (its socket was closed meanwhile): stop waiting.
         } else {
             self.in_flight_since = None;
         }
-        let next = [self.net.poll_at(), self.sim.next_event()]
-            .into_iter()
-            .flatten()
-            .min();
-        let next = next.map_or(now + 1, |t| t.as_millis().clamp(now + 1, now + MAX_JUMP_MS));
-        self.clock.set(next);
-        self.sim.step(Instant::from_millis(next));
+        false
     }
 
     /// Tick until `f` gives an answer; bounded in real time and in virtual time.
