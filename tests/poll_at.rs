@@ -9,17 +9,25 @@ use cellsock::replay::{ReplayUart, VirtualClock};
 use cellsock::{AddressFamily, Config, Driver, Error, Instant, NetStack};
 use common::answer;
 
+type Bg96Stack<'d> = NetStack<'d, Bg96, ReplayUart, VirtualClock, 2, 2048>;
+
+/// A BG96 socket connected through the scripted answers of `common::answer`.
+fn connect_bg96(net: &mut Bg96Stack<'_>, clock: &VirtualClock) -> cellsock::SocketHandle {
+    let s = net.create(AddressFamily::Unspecified).unwrap();
+    while net.connect(s, "192.0.2.1", "5683") == Err(Error::InProgress) {
+        answer(net);
+        clock.advance(10);
+    }
+    s
+}
+
 #[test]
 fn poll_at_is_in_the_future_when_idle_even_after_a_timeout() {
     let mut driver: Driver<Bg96, 2, 2048> =
         Driver::new(Bg96::new(), Config::new("internet").unwrap());
     let clock = VirtualClock::new();
     let mut net = NetStack::new(&mut driver, ReplayUart::new(None), clock.clone());
-    let s = net.create(AddressFamily::Unspecified).unwrap();
-    while net.connect(s, "192.0.2.1", "5683") == Err(Error::InProgress) {
-        answer(&mut net);
-        clock.advance(10);
-    }
+    let s = connect_bg96(&mut net, &clock);
     let now = |c: &VirtualClock| Instant::from_millis(c.now_ms());
     // Idle and connected: the next thing due is the background poll, 60 s away.
     net.poll();
@@ -108,11 +116,7 @@ fn poll_at_stays_idle_after_rx_off_without_an_idle_hint() {
         Driver::new(Bg96::new(), Config::new("internet").unwrap());
     let clock = VirtualClock::new();
     let mut net = NetStack::new(&mut driver, ReplayUart::new(None), clock.clone());
-    let s = net.create(AddressFamily::Unspecified).unwrap();
-    while net.connect(s, "192.0.2.1", "5683") == Err(Error::InProgress) {
-        answer(&mut net);
-        clock.advance(10);
-    }
+    let s = connect_bg96(&mut net, &clock);
     let now = |c: &VirtualClock| Instant::from_millis(c.now_ms());
     net.poll();
     assert_eq!(net.driver.queue_mode_rx_off(s), Ok(()));
