@@ -82,9 +82,10 @@ pub enum Op {
     /// Why: after the last datagram a cellular modem stays in connected mode until
     /// the network's inactivity timer runs out (seconds to tens of seconds of
     /// radio-on current, set by the operator); a modem told that nothing more is
-    /// expected can ask the network to release the connection at once. Only where [`Profile::can_hint_idle`]. A
-    /// best-effort hint: written at most once per queue-mode period, after the
-    /// socket's pending traffic, and whatever the modem answers, nothing fails.
+    /// expected can ask the network to release the connection at once. Only where
+    /// [`Profile::can_hint_idle`]. A best-effort hint: written at most once per
+    /// queue-mode period, after the socket's pending traffic, and whatever the
+    /// modem answers, nothing fails.
     IdleHint {
         /// Modem handle.
         handle: ModemHandle,
