@@ -253,7 +253,17 @@ impl<P: Profile, const N: usize, const RX: usize> Driver<P, N, RX> {
             .rposition(|&b| b != b'\r' && b != b'\n')
             .and_then(|end| sent.get(..=end))
             .unwrap_or(&[]);
-        !sent.is_empty() && *line == sent
+        // Ending with it, after a word boundary, is enough: bytes left unfinished
+        // before the echo (line noise, a stray prompt) join the same line. No
+        // answer or URC ends in a whole command line of ours.
+        let Some(before) = line.len().checked_sub(sent.len()) else {
+            return false;
+        };
+        let boundary = line
+            .get(..before)
+            .and_then(|p| p.last())
+            .is_none_or(|b| !b.is_ascii_alphanumeric());
+        !sent.is_empty() && line.ends_with(sent) && boundary
     }
 
     /// Write what is pending, as far as the UART takes it now.

@@ -640,6 +640,9 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
             Reason::ModemError(code) => self.profile.open_error(code),
             other => other,
         };
+        if let Some(h) = scratch.opened {
+            self.handle_reassigned(slot, h);
+        }
         let Some(s) = self.sockets.get_mut(slot) else {
             return;
         };
@@ -671,6 +674,28 @@ impl<P: Profile, const N: usize, const RX: usize> State<P, N, RX> {
         } else {
             connected(s)
         };
+    }
+
+    /// The modem gave handle `h` to the socket in `slot`. Any other socket that
+    /// still holds `h` lost it without the driver hearing (a restart without a
+    /// banner, a closure that was not reported): it is gone, and must neither send
+    /// from nor receive for the new socket's handle.
+    fn handle_reassigned(&mut self, slot: usize, h: ModemHandle) {
+        for other in 0..N {
+            if other == slot {
+                continue;
+            }
+            match self.sockets.get_mut(other) {
+                Some(s) if s.handle == Some(h) && s.modem_open => {
+                    warning!("handle {} reassigned by the modem", h);
+                    s.lose(Reason::SocketClosed);
+                    s.modem_open = false;
+                    s.handle = None;
+                }
+                _ => continue,
+            }
+            self.release_tx(other);
+        }
     }
 
     pub(crate) fn open_steps(&self, slot: usize) -> u8 {
