@@ -6,10 +6,11 @@ mod common;
 
 use cellsock::framer::Frame;
 use cellsock::modems::bg96::Bg96;
+use cellsock::modems::nrf91_slm::Nrf91Slm;
 use cellsock::profile::{Context, Event, Final, Urc};
 use cellsock::replay::{ReplayUart, VirtualClock};
 use cellsock::{AddressFamily, Config, Driver, Error, NetStack, Profile, SocketState};
-use common::answer;
+use common::{answer, answer_nrf91, nrf91_answer};
 
 type Stack<'d> = NetStack<'d, Bg96, ReplayUart, VirtualClock, 2, 4096>;
 
@@ -260,17 +261,20 @@ fn shutdown_with_a_queued_send_frees_the_send_buffer() {
     assert_no_busy_poll(&mut stack, "after the shutdown");
 }
 
-/// Answers a scripted nRF91 Serial Modem gives to the bring-up and one open
-/// (handle 0), for the tests below.
-fn nrf91_answer(line: &[u8]) -> &'static [u8] {
-    match line {
-        b"AT+CPIN?" => b"\r\n+CPIN: READY\r\n\r\nOK\r\n",
-        b"AT+CEREG?" => b"\r\n+CEREG: 1,1\r\n\r\nOK\r\n",
-        b"AT+CGPADDR=0" => b"\r\n+CGPADDR: 0,\"10.0.0.2\"\r\n\r\nOK\r\n",
-        l if l.starts_with(b"AT#XSOCKET=") => b"\r\n#XSOCKET: 0,2,17\r\n\r\nOK\r\n",
-        l if l.starts_with(b"AT#XCONNECT=") => b"\r\n#XCONNECT: 0,1\r\n\r\nOK\r\n",
-        _ => b"\r\nOK\r\n",
+type Nrf91Stack<'d> = NetStack<'d, Nrf91Slm, ReplayUart, VirtualClock, 1, 4096>;
+
+/// An nRF91 socket connected through the scripted answers of `common::answer_nrf91`.
+fn connected_nrf91(st: &mut Nrf91Stack<'_>) -> cellsock::SocketHandle {
+    let s = st.create(AddressFamily::Unspecified).unwrap();
+    for _ in 0..100 {
+        match st.connect(s, "192.0.2.1", "5683") {
+            Ok(()) => return s,
+            Err(Error::InProgress) => {}
+            Err(e) => panic!("connect failed: {e:?}"),
+        }
+        answer_nrf91(st);
     }
+    panic!("socket did not connect");
 }
 
 /// Found by `driver_nrf91` (crash-26c2d0f1): the Serial Modem hands over datagrams
@@ -285,29 +289,11 @@ fn nrf91_answer(line: &[u8]) -> &'static [u8] {
 /// skips such a payload by count and counts it in `oversized_payloads`).
 #[test]
 fn nrf91_datagram_larger_than_the_window_is_not_read_as_lines() {
-    use cellsock::modems::nrf91_slm::Nrf91Slm;
     let mut config = Config::new("").unwrap();
     config.context_id = 0;
     let mut driver: Driver<Nrf91Slm, 1, 4096> = Driver::new(Nrf91Slm::new(), config);
     let mut st = NetStack::new(&mut driver, ReplayUart::new(None), VirtualClock::new());
-    let s = st.create(AddressFamily::Unspecified).unwrap();
-    let mut connected = false;
-    for _ in 0..100 {
-        match st.connect(s, "192.0.2.1", "5683") {
-            Ok(()) => {
-                connected = true;
-                break;
-            }
-            Err(Error::InProgress) => {}
-            Err(e) => panic!("connect failed: {e:?}"),
-        }
-        while let Some(end) = st.uart.written().iter().position(|&b| b == b'\r') {
-            let line = st.uart.take_written(end + 1);
-            st.uart.feed(nrf91_answer(&line[..end]));
-            st.poll();
-        }
-    }
-    assert!(connected);
+    let s = connected_nrf91(&mut st);
     // A 1790-byte datagram whose first bytes look like modem output.
     let mut data = b"\r\n#XRECV: 0,0,5\r\nhello\r\n".to_vec();
     data.resize(1790, b'a');
@@ -333,29 +319,11 @@ fn nrf91_datagram_larger_than_the_window_is_not_read_as_lines() {
 /// datagram that was never sent, in place of the dropped one.
 #[test]
 fn nrf91_oversized_datagram_in_a_read_is_no_empty_datagram() {
-    use cellsock::modems::nrf91_slm::Nrf91Slm;
     let mut config = Config::new("").unwrap();
     config.context_id = 0;
     let mut driver: Driver<Nrf91Slm, 1, 4096> = Driver::new(Nrf91Slm::polled(), config);
     let mut st = NetStack::new(&mut driver, ReplayUart::new(None), VirtualClock::new());
-    let s = st.create(AddressFamily::Unspecified).unwrap();
-    let mut connected = false;
-    for _ in 0..100 {
-        match st.connect(s, "192.0.2.1", "5683") {
-            Ok(()) => {
-                connected = true;
-                break;
-            }
-            Err(Error::InProgress) => {}
-            Err(e) => panic!("connect failed: {e:?}"),
-        }
-        while let Some(end) = st.uart.written().iter().position(|&b| b == b'\r') {
-            let line = st.uart.take_written(end + 1);
-            st.uart.feed(nrf91_answer(&line[..end]));
-            st.poll();
-        }
-    }
-    assert!(connected);
+    let s = connected_nrf91(&mut st);
     // Data waits; the driver reads it, and the modem hands over 1790 bytes.
     st.uart.feed(b"\r\n#XAPOLL: 0,1\r\n");
     st.poll();
@@ -386,7 +354,6 @@ fn nrf91_oversized_datagram_in_a_read_is_no_empty_datagram() {
 /// here (on the BG96 when a connect's 240 s run out during its 150 s open).
 #[test]
 fn connect_deadline_during_its_own_command_is_no_busy_loop() {
-    use cellsock::modems::nrf91_slm::Nrf91Slm;
     let mut config = Config::new("").unwrap();
     config.context_id = 0;
     config.connect_timeout_ms = 20_000;

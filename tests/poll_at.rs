@@ -7,7 +7,7 @@ use cellsock::modems::bg96::Bg96;
 use cellsock::modems::nrf91_slm::Nrf91Slm;
 use cellsock::replay::{ReplayUart, VirtualClock};
 use cellsock::{AddressFamily, Config, Driver, Error, Instant, NetStack};
-use common::answer;
+use common::{answer, answer_nrf91};
 
 type Bg96Stack<'d> = NetStack<'d, Bg96, ReplayUart, VirtualClock, 2, 2048>;
 
@@ -51,34 +51,6 @@ fn poll_at_is_in_the_future_when_idle_even_after_a_timeout() {
         "poll_at {at:?} is not after now {:?}",
         now(&clock)
     );
-}
-
-/// Answer the complete command lines an nRF91 driver wrote, like a healthy Serial
-/// Modem on the default bearer; returns the lines answered.
-fn answer_nrf91<const N: usize, const RX: usize>(
-    net: &mut NetStack<'_, Nrf91Slm, ReplayUart, VirtualClock, N, RX>,
-) -> Vec<String> {
-    let mut lines = Vec::new();
-    net.poll();
-    loop {
-        let written = net.uart.written().to_vec();
-        let Some(end) = written.iter().position(|&b| b == b'\r') else {
-            break;
-        };
-        let line = String::from_utf8_lossy(&written[..end]).into_owned();
-        net.uart.take_written(end + 1);
-        let reply: &[u8] = match line.as_str() {
-            "AT+CPIN?" => b"\r\n+CPIN: READY\r\n\r\nOK\r\n",
-            "AT+CEREG?" => b"\r\n+CEREG: 1,1\r\n\r\nOK\r\n",
-            "AT+CGPADDR=0" => b"\r\n+CGPADDR: 0,\"10.0.0.2\"\r\n\r\nOK\r\n",
-            l if l.starts_with("AT#XSOCKET=") => b"\r\n#XSOCKET: 0,2,17\r\n\r\nOK\r\n",
-            _ => b"\r\nOK\r\n",
-        };
-        lines.push(line);
-        net.uart.feed(reply);
-        net.poll();
-    }
-    lines
 }
 
 #[test]

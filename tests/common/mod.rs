@@ -1,8 +1,10 @@
-//! A scripted BG96 for tests that need a healthy modem without the simulator:
-//! it answers each complete command line the driver wrote, echoing nothing.
+//! A scripted BG96 and nRF91 Serial Modem for tests that need a healthy modem
+//! without the simulator: they answer each complete command line the driver
+//! wrote, echoing nothing.
 #![allow(dead_code)]
 
 use cellsock::modems::bg96::Bg96;
+use cellsock::modems::nrf91_slm::Nrf91Slm;
 use cellsock::replay::{ReplayUart, VirtualClock};
 use cellsock::NetStack;
 
@@ -49,6 +51,36 @@ pub fn answer<const N: usize, const RX: usize>(
         };
         stack.uart.feed(&reply);
         stack.poll();
+    }
+    lines
+}
+
+/// What a healthy nRF91 Serial Modem on the default bearer answers to `line` (a
+/// command without its terminator): the bring-up, and one open on handle 0.
+pub fn nrf91_answer(line: &[u8]) -> &'static [u8] {
+    match line {
+        b"AT+CPIN?" => b"\r\n+CPIN: READY\r\n\r\nOK\r\n",
+        b"AT+CEREG?" => b"\r\n+CEREG: 1,1\r\n\r\nOK\r\n",
+        b"AT+CGPADDR=0" => b"\r\n+CGPADDR: 0,\"10.0.0.2\"\r\n\r\nOK\r\n",
+        l if l.starts_with(b"AT#XSOCKET=") => b"\r\n#XSOCKET: 0,2,17\r\n\r\nOK\r\n",
+        l if l.starts_with(b"AT#XCONNECT=") => b"\r\n#XCONNECT: 0,1\r\n\r\nOK\r\n",
+        _ => b"\r\nOK\r\n",
+    }
+}
+
+/// Answer whatever complete command lines an nRF91 driver wrote, with
+/// [`nrf91_answer`]; returns the lines answered.
+pub fn answer_nrf91<const N: usize, const RX: usize>(
+    net: &mut NetStack<'_, Nrf91Slm, ReplayUart, VirtualClock, N, RX>,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    net.poll();
+    while let Some(end) = net.uart.written().iter().position(|&b| b == b'\r') {
+        let line = net.uart.take_written(end + 1);
+        let line = line.get(..end).unwrap_or(&[]);
+        lines.push(String::from_utf8_lossy(line).into_owned());
+        net.uart.feed(nrf91_answer(line));
+        net.poll();
     }
     lines
 }
